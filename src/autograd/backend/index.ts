@@ -1,0 +1,51 @@
+// Which backend runs the kernels. One backend is current at a time; tensors remember the
+// backend that holds their numbers, and float64 tensors always live on the reference.
+// Promise: `setBackend(name)` loads a backend by name (they register themselves through
+// ./available.ts); `withFallback` fills the kernels a fast backend leaves out with the
+// reference ones, so a backend can implement only its hot ops.
+import type { Backend } from './backend.ts';
+import { referenceBackend } from './reference/index.ts';
+
+export type { Backend } from './backend.ts';
+export { referenceBackend };
+
+let current: Backend = referenceBackend;
+const factories = new Map<string, () => Promise<Backend>>();
+
+/** Makes a backend loadable by name with setBackend. */
+export function registerBackend(name: string, factory: () => Promise<Backend>): void {
+  factories.set(name, factory);
+}
+
+export function registeredBackends(): string[] {
+  return ['js', ...factories.keys()];
+}
+
+/** The backend new float32 tensors are created on. */
+export function getBackend(): Backend {
+  return current;
+}
+
+/** Makes `backend` (a name, or an instance) current and returns it. */
+export async function setBackend(backend: string | Backend): Promise<Backend> {
+  if (typeof backend !== 'string') {
+    current = backend;
+    return current;
+  }
+  if (backend === 'js') {
+    current = referenceBackend;
+    return current;
+  }
+  const factory = factories.get(backend);
+  if (!factory) throw new Error(`setBackend: unknown backend '${backend}' (known: ${registeredBackends().join(', ')})`);
+  current = await factory();
+  return current;
+}
+
+/**
+ * A host backend made of `fast` kernels where it has them and the reference kernels
+ * everywhere else. Both work on host typed arrays, so mixing them costs nothing.
+ */
+export function withFallback(name: string, fast: Partial<Backend>): Backend {
+  return { ...referenceBackend, ...fast, name, asyncOnly: false };
+}

@@ -1,0 +1,14 @@
+// Small helpers for the reference kernels: narrowing a Storage to host memory and
+// allocating an output of the same precision as an input.
+import { isHost, type HostArray, type Storage } from '../backend.ts';
+
+/** The reference kernels only understand host memory. */
+export function host(s: Storage): HostArray {
+  if (!isHost(s)) throw new Error(`reference backend: got a device array of backend '${s.backend}'; read it back first`);
+  return s;
+}
+
+/** A zeroed array of n elements with the same precision as `like`. */
+export function alloc(like: HostArray, n: number): HostArray {
+  return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+}
