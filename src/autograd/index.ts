@@ -1,0 +1,12 @@
+// The autograd engine's public surface: tensors, their creation functions, grad mode,
+// the functional ops that are not Tensor methods, the PRNG and backend selection.
+export { Tensor, tensor, zeros, ones, full, randn, noGrad, isGradEnabled, type NestedArray, type TensorOptions } from './tensor.ts';
+export { concat } from './ops/layout.ts';
+export { embedding } from './ops/embedding.ts';
+export { dropout } from './ops/dropout.ts';
+export { crossEntropy, type CrossEntropyOptions } from './fused/cross_entropy.ts';
+export { layerNorm } from './fused/layernorm.ts';
+export { causalAttention } from './fused/attention.ts';
+export { Rng } from './random.ts';
+export { getBackend, setBackend, registerBackend, registeredBackends, withFallback, referenceBackend } from './backend/index.ts';
+export type { Backend, Storage, HostArray, DeviceArray, DType } from './backend/backend.ts';

@@ -1,0 +1,14 @@
+// Dropout: zero each element with probability p and scale the survivors by 1/(1−p), so
+// the expected value is unchanged (inverted dropout, as torch.nn.Dropout in train mode).
+// The mask comes from the caller's seeded Rng, so a run is reproducible.
+import type { Rng } from '../random.ts';
+import { fromOp, tensor, Tensor } from '../tensor.ts';
+
+export function dropout(x: Tensor, p: number, rng: Rng): Tensor {
+  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (p === 0) return x;
+  const keep = new Float32Array(x.size);
+  for (let i = 0; i < keep.length; i++) keep[i] = rng.uniform() >= p ? 1 / (1 - p) : 0;
+  const mask = tensor(keep, { shape: x.shape, dtype: x.dtype, backend: x.backend });
+  return fromOp('dropout', x.backend.binary('mul', x.storage, x.shape, mask.storage, mask.shape, x.shape), x.shape, x, [x], (g) => [g.mul(mask)]);
+}

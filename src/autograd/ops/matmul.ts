@@ -1,0 +1,53 @@
+// Matrix product, 2-D and batched (batch dims broadcast like NumPy), forward and backward.
+//   C = A·B            [..., m, k] @ [..., k, n] → [..., m, n]
+//   dA = dC·Bᵀ         dB = Aᵀ·dC        (the kernel reads transposes by stride: no copies)
+// A weight shared by every batch (a Linear layer's) is never copied per batch: the batch is
+// folded into the rows, [batch·m, k]·[k, n], and its gradient is one product Aᵀ·dC.
+import type { MatmulParams } from '../backend/backend.ts';
+import { broadcastShapes, fmt, numel, sameShape } from '../shape.ts';
+import { backendOf, fromOp, Tensor, wrap } from '../tensor.ts';
+
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.ndim < 2 || b.ndim < 2) throw new Error(`matmul: ${fmt(a.shape)} @ ${fmt(b.shape)}: both operands need at least 2 dims`);
+  const [m, k] = a.shape.slice(-2);
+  const [k2, n] = b.shape.slice(-2);
+  if (k !== k2) throw new Error(`matmul: ${fmt(a.shape)} @ ${fmt(b.shape)}: inner dims ${k} ≠ ${k2}`);
+  const be = backendOf('matmul', a, b);
+  const batchShape = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch = numel(batchShape);
+  // An operand holding one matrix is shared by all batches; one with a partial batch
+  // (e.g. [1, 4] against [3, 4]) is broadcast by expand, whose backward sums it back.
+  const shared = (t: Tensor) => numel(t.shape.slice(0, -2)) === 1;
+  const fit = (t: Tensor) => (shared(t) || sameShape(t.shape.slice(0, -2), batchShape) ? t : t.expand([...batchShape, ...t.shape.slice(-2)]));
+  const A = fit(a);
+  const B = fit(b);
+  const aBatched = batch > 1 && !shared(A);
+  const bBatched = batch > 1 && !shared(B);
+
+  // C = A·B. With a shared B, fold the batch into A's rows: one big 2-D product.
+  const forward: MatmulParams = bBatched
+    ? { batch, m, k, n, transA: false, transB: false, aBatched, bBatched }
+    : { batch: 1, m: batch * m, k, n, transA: false, transB: false, aBatched: false, bBatched: false };
+  const outShape = [...batchShape, m, n];
+
+  return fromOp('matmul', be.matmul(A.storage, B.storage, forward), outShape, a, [A, B], (g) => {
+    let dA = null;
+    let dB = null;
+    if (A.requiresGrad) {
+      // dA = dC·Bᵀ; a shared A (batched B) receives the sum over the batch
+      const p = bBatched
+        ? { batch, m, k: n, n: k, transA: false, transB: true, aBatched: true, bBatched: true }
+        : { batch: 1, m: batch * m, k: n, n: k, transA: false, transB: true, aBatched: false, bBatched: false };
+      const dAall = wrap(be.matmul(g.storage, B.storage, p), [batch, m, k], a);
+      dA = (aBatched || batch === 1 ? dAall : dAall.sum(0)).reshape(A.shape);
+    }
+    if (B.requiresGrad) {
+      // dB = Aᵀ·dC; a shared B (batched A) gets one folded product [k, batch·m]·[batch·m, n]
+      const p = bBatched
+        ? { batch, m: k, k: m, n, transA: true, transB: false, aBatched, bBatched: true }
+        : { batch: 1, m: k, k: batch * m, n, transA: true, transB: false, aBatched: false, bBatched: false };
+      dB = wrap(be.matmul(A.storage, g.storage, p), B.shape, b);
+    }
+    return [dA, dB];
+  });
+}
