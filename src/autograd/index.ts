@@ -2,6 +2,7 @@
 // the functional ops that are not Tensor methods, the PRNG and backend selection.
 export { Tensor, tensor, zeros, ones, full, randn, noGrad, isGradEnabled, type NestedArray, type TensorOptions } from './tensor.ts';
 export { concat } from './ops/layout.ts';
+export { linear } from './ops/matmul.ts';
 export { embedding } from './ops/embedding.ts';
 export { dropout } from './ops/dropout.ts';
 export { crossEntropy, type CrossEntropyOptions } from './fused/cross_entropy.ts';

@@ -51,3 +51,27 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     return [dA, dB];
   });
 }
+
+/**
+ * A fully connected layer's product, torch.nn.functional.linear:
+ *   y = x·Wᵀ + b        x [..., in], weight [out, in], bias [out] → [..., out]
+ *   dx = dy·W           dW = dyᵀ·x          db = Σ_rows dy
+ * The batch dims of x are folded into rows, and Wᵀ is read by stride (transB), so the
+ * weight is never copied or transposed in memory.
+ */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  const inF = x.shape[x.ndim - 1];
+  if (weight.ndim !== 2 || weight.shape[1] !== inF) {
+    throw new Error(`linear: input ${fmt(x.shape)} @ weight ${fmt(weight.shape)}ᵀ: weight must be [out, ${inF}]`);
+  }
+  const outF = weight.shape[0];
+  const rows = x.size / inF;
+  const be = backendOf('linear', x, weight);
+  const xw = be.matmul(x.storage, weight.storage, { batch: 1, m: rows, k: inF, n: outF, transA: false, transB: true, aBatched: false, bBatched: false });
+  const outShape = [...x.shape.slice(0, -1), outF];
+  const y = fromOp('linear', xw, outShape, x, [x, weight], (g) => [
+    x.requiresGrad ? wrap(be.matmul(g.storage, weight.storage, { batch: 1, m: rows, k: outF, n: inF, transA: false, transB: false, aBatched: false, bBatched: false }), x.shape, x) : null,
+    weight.requiresGrad ? wrap(be.matmul(g.storage, x.storage, { batch: 1, m: outF, k: rows, n: inF, transA: true, transB: false, aBatched: false, bBatched: false }), weight.shape, x) : null,
+  ]);
+  return bias === null ? y : y.add(bias);
+}

@@ -1,0 +1,97 @@
+// The basic layers, each a thin Module around one autograd op: Linear, Embedding,
+// LayerNorm, GELU, Dropout. Weights are shaped as in PyTorch (Linear weight [out, in]).
+// Initialisation follows PyTorch's defaults unless a std is given; randomness comes from a
+// seeded Rng so a model is reproducible from its seed.
+import { tensor, ones, zeros, randn, type Tensor } from '../autograd/tensor.ts';
+import { Rng } from '../autograd/random.ts';
+import { linear } from '../autograd/ops/matmul.ts';
+import { embedding } from '../autograd/ops/embedding.ts';
+import { dropout } from '../autograd/ops/dropout.ts';
+import { layerNorm } from '../autograd/fused/layernorm.ts';
+import { Module } from './module.ts';
+
+export interface InitOptions {
+  rng?: Rng;
+  /** Normal(0, std) weights instead of PyTorch's default init. */
+  std?: number;
+}
+
+/** Uniform(−bound, bound) parameter, PyTorch's default for Linear. */
+function uniform(shape: number[], bound: number, rng: Rng): Tensor {
+  const v = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < v.length; i++) v[i] = (2 * rng.uniform() - 1) * bound;
+  return tensor(v, { shape, requiresGrad: true });
+}
+
+/** y = x·Wᵀ + b, weight [outFeatures, inFeatures], bias [outFeatures]. */
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(inFeatures: number, outFeatures: number, opts: InitOptions & { bias?: boolean } = {}) {
+    super();
+    const rng = opts.rng ?? new Rng(0);
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = opts.std !== undefined ? randn([outFeatures, inFeatures], { rng, std: opts.std, requiresGrad: true }) : uniform([outFeatures, inFeatures], bound, rng);
+    this.bias = opts.bias === false ? null : opts.std !== undefined ? zeros([outFeatures], { requiresGrad: true }) : uniform([outFeatures], bound, rng);
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias); // [..., in] → [..., out]
+  }
+}
+
+/** A table of numEmbeddings vectors of size embeddingDim, looked up by integer id. */
+export class Embedding extends Module {
+  weight: Tensor;
+
+  constructor(numEmbeddings: number, embeddingDim: number, opts: InitOptions = {}) {
+    super();
+    this.weight = randn([numEmbeddings, embeddingDim], { rng: opts.rng ?? new Rng(0), std: opts.std ?? 1, requiresGrad: true });
+  }
+
+  /** ids of shape idsShape → [...idsShape, embeddingDim]. */
+  forward(ids: ArrayLike<number>, idsShape: number[] = [ids.length]): Tensor {
+    return embedding(this.weight, ids, idsShape);
+  }
+}
+
+/** Normalises the last axis to mean 0, variance 1, then scales and shifts per feature. */
+export class LayerNorm extends Module {
+  weight: Tensor;
+  bias: Tensor;
+
+  constructor(
+    normalizedShape: number,
+    readonly eps = 1e-5,
+  ) {
+    super();
+    this.weight = ones([normalizedShape], { requiresGrad: true });
+    this.bias = zeros([normalizedShape], { requiresGrad: true });
+  }
+
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+/** GPT-2's tanh-approximated GELU (see ops/elementwise.ts for how it differs from the seed's). */
+export class GELU extends Module {
+  forward(x: Tensor): Tensor {
+    return x.gelu();
+  }
+}
+
+/** Zeroes elements with probability p while training; the identity in eval mode. */
+export class Dropout extends Module {
+  constructor(
+    readonly p: number,
+    readonly rng: Rng = new Rng(0),
+  ) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.training && this.p > 0 ? dropout(x, this.p, this.rng) : x;
+  }
+}

@@ -1,0 +1,94 @@
+// AdamW with PyTorch's semantics (torch.optim.AdamW) and parameter groups.
+// Each step, per parameter:  p ← p·(1 − lr·wd);  m, v ← moving averages of g, g²;
+//   p ← p − lr · m̂ / (√v̂ + eps)  with bias-corrected m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
+// The update itself is one backend kernel, so it runs where the parameter lives.
+import type { Storage } from '../../autograd/backend/backend.ts';
+import type { Tensor } from '../../autograd/tensor.ts';
+import { hostLike, type Optimizer } from './optimizer.ts';
+
+export interface AdamWOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+export interface ParamGroup extends AdamWOptions {
+  params: Tensor[];
+}
+
+interface Moments {
+  m: Storage;
+  v: Storage;
+}
+
+export class AdamW implements Optimizer {
+  readonly groups: (Required<AdamWOptions> & { params: Tensor[] })[];
+  /** Number of steps taken (PyTorch keeps one per parameter; they are always equal here). */
+  stepCount = 0;
+  private state = new Map<Tensor, Moments>();
+
+  /** params: a list of tensors, or groups that override the defaults (e.g. weightDecay 0 for biases). */
+  constructor(params: Tensor[] | ParamGroup[], defaults: AdamWOptions = {}) {
+    const d = { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0.01, ...defaults };
+    const groups: ParamGroup[] = params.length > 0 && 'params' in params[0] ? (params as ParamGroup[]) : [{ params: params as Tensor[] }];
+    this.groups = groups.map((g) => ({ ...d, ...g }));
+  }
+
+  setLr(lr: number): void {
+    for (const g of this.groups) g.lr = lr;
+  }
+
+  params(): Tensor[] {
+    return this.groups.flatMap((g) => g.params);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.params()) p.zeroGrad();
+  }
+
+  step(): void {
+    this.stepCount++;
+    for (const g of this.groups) {
+      for (const p of g.params) {
+        if (p.grad === null) continue;
+        let s = this.state.get(p);
+        if (s === undefined) {
+          s = { m: p.backend.fill(p.size, 0, p.dtype), v: p.backend.fill(p.size, 0, p.dtype) };
+          this.state.set(p, s);
+        }
+        const hp = { lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, step: this.stepCount };
+        const r = p.backend.adamw(p.storage, p.grad.storage, s.m, s.v, hp);
+        p.storage = r.param;
+        s.m = r.m;
+        s.v = r.v;
+      }
+    }
+  }
+
+  /** Moments and step count, for checkpoints: moments[i] belongs to the i-th parameter (groups in order). */
+  async stateDict(): Promise<{ step: number; m: Float32Array[]; v: Float32Array[] }> {
+    const m: Float32Array[] = [];
+    const v: Float32Array[] = [];
+    for (const g of this.groups) {
+      for (const p of g.params) {
+        const s = this.state.get(p);
+        m.push(s ? Float32Array.from(await p.backend.toHostAsync(s.m)) : new Float32Array(p.size));
+        v.push(s ? Float32Array.from(await p.backend.toHostAsync(s.v)) : new Float32Array(p.size));
+      }
+    }
+    return { step: this.stepCount, m, v };
+  }
+
+  loadStateDict(sd: { step: number; m: Float32Array[]; v: Float32Array[] }): void {
+    const params = this.params();
+    if (sd.m.length !== params.length || sd.v.length !== params.length) {
+      throw new Error(`AdamW.loadStateDict: state has ${sd.m.length} moments but the optimizer has ${params.length} parameters`);
+    }
+    params.forEach((p, i) => {
+      if (sd.m[i].length !== p.size || sd.v[i].length !== p.size) throw new Error(`AdamW.loadStateDict: moment ${i} has ${sd.m[i].length} numbers, parameter has ${p.size}`);
+      this.state.set(p, { m: p.backend.fromHost(hostLike(p, sd.m[i])), v: p.backend.fromHost(hostLike(p, sd.v[i])) });
+    });
+    this.stepCount = sd.step;
+  }
+}
