@@ -6,6 +6,7 @@ import type { Backend, DType, HostArray, Storage } from './backend/backend.ts';
 import { getBackend, referenceBackend } from './backend/index.ts';
 import { fmt, numel, type Shape } from './shape.ts';
 import { Rng } from './random.ts';
+import { profiler } from './backend/profile.ts';
 import * as ew from './ops/elementwise.ts';
 import * as red from './ops/reduce.ts';
 import * as lay from './ops/layout.ts';
@@ -162,6 +163,7 @@ export class Tensor {
 
     // 2. walk it backwards, handing each node's gradient to its parents
     const grads = new Map<Tensor, Tensor>([[this, grad]]);
+    profiler.phase = 'backward';
     noGrad(() => {
       for (let i = order.length - 1; i >= 0; i--) {
         const node = order[i];
@@ -182,6 +184,7 @@ export class Tensor {
         node.gradFn = null; // free the graph as we go
       }
     });
+    profiler.phase = 'forward';
   }
 
   // ---- ops (each defined, forward beside backward, in ./ops) -----------------------------

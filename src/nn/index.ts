@@ -4,6 +4,6 @@ export { Linear, Embedding, LayerNorm, GELU, Dropout, type InitOptions } from '.
 export { CausalSelfAttention, attentionComposed, type KVCache, type AttentionOptions } from './attention.ts';
 export { AdamW, type AdamWOptions, type ParamGroup } from './optim/adamw.ts';
 export { SGD, type SGDOptions } from './optim/sgd.ts';
-export { clipGradNorm } from './optim/clip.ts';
+export { clipGradNorm, gradNorm } from './optim/clip.ts';
 export { learningRate, type ScheduleName, type ScheduleOptions } from './optim/schedule.ts';
 export type { Optimizer } from './optim/optimizer.ts';

@@ -1,0 +1,61 @@
+// A kernel profiler: wraps the current backend so every kernel call is timed, grouped by
+// kernel name and by phase (forward, or backward while Tensor.backward runs).
+// Promise: `profiler.start()` / `profiler.stop(title)` bracket one training step and return
+// a table of milliseconds per kernel; outside start/stop the wrapper costs one flag test.
+// On a device backend a kernel returns before the GPU finishes, so times are launch costs.
+import type { Backend } from './backend.ts';
+
+type Phase = 'forward' | 'backward';
+
+class Profiler {
+  private active = false;
+  phase: Phase = 'forward';
+  private times = new Map<string, { ms: number; calls: number }>();
+
+  start(): void {
+    this.times.clear();
+    this.active = true;
+    this.phase = 'forward';
+  }
+
+  record(kernel: string, ms: number): void {
+    if (!this.active) return;
+    const key = `${this.phase.padEnd(8)} ${kernel}`;
+    const t = this.times.get(key) ?? { ms: 0, calls: 0 };
+    t.ms += ms;
+    t.calls++;
+    this.times.set(key, t);
+  }
+
+  get recording(): boolean {
+    return this.active;
+  }
+
+  /** Ends the window and formats its table, slowest kernels first. */
+  stop(title: string): string {
+    this.active = false;
+    const rows = [...this.times].sort((a, b) => b[1].ms - a[1].ms);
+    const total = rows.reduce((s, [, t]) => s + t.ms, 0);
+    const lines = rows.map(([k, t]) => `  ${k.padEnd(32)} ${t.ms.toFixed(2).padStart(10)} ms ${String(t.calls).padStart(6)} calls ${((100 * t.ms) / total).toFixed(1).padStart(5)}%`);
+    return [`profile (${title}): ${total.toFixed(1)} ms in kernels`, ...lines].join('\n');
+  }
+}
+
+export const profiler = new Profiler();
+
+/** The same backend with every kernel call timed into `profiler` while it records. */
+export function withProfiling(backend: Backend): Backend {
+  return new Proxy(backend, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (!profiler.recording) return value.apply(target, args);
+        const t0 = performance.now();
+        const out = value.apply(target, args);
+        profiler.record(String(prop), performance.now() - t0);
+        return out;
+      };
+    },
+  });
+}
