@@ -1,0 +1,157 @@
+// Where stories come from: a TinyStories-style .txt (stories separated by `<|endoftext|>` lines),
+// a parquet file with a `text` column, or the Hugging Face dataset roneneldan/TinyStories.
+// Promise: every source yields stories one at a time, reading files in pieces (text in stream
+// chunks, parquet one row group at a time), and names itself with an identity for caching.
+
+import { createReadStream, existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
+import { downloadFile, hfCachePath, hfEndpoint, hfResolveUrl, type DownloadProgress } from './download.ts';
+
+export const TINYSTORIES_REPO = 'roneneldan/TinyStories';
+export type Split = 'train' | 'validation';
+
+/**
+ * The TinyStories sample kept beside the repository for offline use and tests
+ * (`<repo>/../shared/data/tinystories/`): 12,688 train and 1,727 validation stories.
+ */
+export function sharedTinyStoriesPath(file: 'train.txt' | 'valid.txt'): string {
+  return fileURLToPath(new URL(`../../../shared/data/tinystories/${file}`, import.meta.url));
+}
+
+export interface StorySource {
+  /** JSON-able description that changes whenever the stories could (path+size+mtime, file ids). */
+  identity: unknown;
+  /** Number of stories, where known without reading them all (parquet row counts). */
+  count?: number;
+  stories(): AsyncGenerator<string>;
+}
+
+const SEPARATOR = '<|endoftext|>';
+
+/** Stories of a .txt file, split on `<|endoftext|>`, trimmed; empty pieces are skipped. */
+export async function* textFileStories(path: string): AsyncGenerator<string> {
+  let pending = '';
+  // 'utf8' decoding in the stream keeps characters split across chunks intact
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const pieces = (pending + chunk).split(SEPARATOR);
+    pending = pieces.pop()!; // may be the start of a story (or separator) continuing in the next chunk
+    for (const piece of pieces) {
+      const story = piece.trim();
+      if (story) yield story;
+    }
+  }
+  const last = pending.trim();
+  if (last) yield last;
+}
+
+async function openParquet(path: string) {
+  const file = await asyncBufferFromFile(path);
+  const metadata = await parquetMetadataAsync(file).catch((err: Error) => {
+    throw new Error(`${path}: not a readable parquet file (${err.message})`, { cause: err });
+  });
+  return { file, metadata };
+}
+
+async function parquetRowCount(path: string): Promise<number> {
+  return Number((await openParquet(path)).metadata.num_rows);
+}
+
+/** The `text` column of a parquet file, read one row group at a time. */
+export async function* parquetStories(path: string): AsyncGenerator<string> {
+  const { file, metadata } = await openParquet(path);
+  const columns = parquetSchema(metadata).children.map((c) => c.element.name);
+  if (!columns.includes('text')) throw new Error(`${path}: parquet file has no 'text' column (it has: ${columns.join(', ')})`);
+
+  let rowStart = 0;
+  for (const group of metadata.row_groups) {
+    const rowEnd = rowStart + Number(group.num_rows);
+    let rows: unknown[][] = [];
+    await parquetRead({ file, metadata, columns: ['text'], rowStart, rowEnd, onComplete: (r) => (rows = r) }).catch((err: Error) => {
+      throw new Error(`${path}: cannot read rows ${rowStart}–${rowEnd} (${err.message})`, { cause: err });
+    });
+    for (let i = 0; i < rows.length; i++) {
+      const text = rows[i][0];
+      if (typeof text !== 'string') throw new Error(`${path}: row ${rowStart + i} has no text (${String(text)})`);
+      yield text;
+    }
+    rowStart = rowEnd;
+  }
+}
+
+/** A local .parquet or text file. */
+export async function localSource(path: string): Promise<StorySource> {
+  const abs = resolve(path);
+  const info = await stat(abs).catch(() => {
+    throw new Error(`source file not found: ${abs}`);
+  });
+  const isParquet = abs.endsWith('.parquet');
+  return {
+    identity: { kind: isParquet ? 'parquet' : 'text', path: abs, size: info.size, mtimeMs: info.mtimeMs },
+    count: isParquet ? await parquetRowCount(abs) : undefined,
+    stories: () => (isParquet ? parquetStories(abs) : textFileStories(abs)),
+  };
+}
+
+interface HubFile {
+  path: string;
+  size: number;
+  oid: string;
+}
+
+/** The parquet shards of one split, from the hub's tree API (sorted: train-00000…, train-00001…). */
+export async function hubSplitFiles(repo: string, split: Split, revision = 'main'): Promise<HubFile[]> {
+  const url = `${hfEndpoint()}/api/datasets/${repo}/tree/${encodeURIComponent(revision)}/data`;
+  const response = await fetch(url).catch((err: Error) => {
+    throw new Error(`cannot list ${repo} files at ${url}: ${err.message}`, { cause: err });
+  });
+  if (!response.ok) throw new Error(`cannot list ${repo} files: HTTP ${response.status} from ${url}`);
+  const entries = (await response.json()) as { type: string; path: string; size: number; oid: string; lfs?: { oid: string; size: number } }[];
+  const files = entries
+    .filter((e) => e.type === 'file' && e.path.startsWith(`data/${split}-`) && e.path.endsWith('.parquet'))
+    .map((e) => ({ path: e.path, size: e.lfs?.size ?? e.size, oid: e.lfs?.oid ?? e.oid }))
+    .sort((a, b) => a.path.localeCompare(b.path));
+  if (files.length === 0) throw new Error(`${repo} has no parquet files for split '${split}' under data/ (listed ${url})`);
+  return files;
+}
+
+export interface HubSourceOptions {
+  repo?: string;
+  revision?: string;
+  /** Fetch only as many shards as needed for this many stories. */
+  maxExamples?: number;
+  /** Called when a shard download starts (not for cached shards); returns its progress callbacks. */
+  onDownload?: (file: string, size: number) => { onProgress: (p: DownloadProgress) => void; done: () => void };
+}
+
+/**
+ * One split of a hub dataset. Shards are downloaded into the cache up front (so downloading and
+ * tokenizing do not share the terminal), but only as many as `maxExamples` needs:
+ * `--max-examples 1000` fetches one shard, not four.
+ */
+export async function hubSource(split: Split, options: HubSourceOptions = {}): Promise<StorySource> {
+  const repo = options.repo ?? TINYSTORIES_REPO;
+  const revision = options.revision ?? 'main';
+  const files = await hubSplitFiles(repo, split, revision);
+  const local: string[] = [];
+  let count = 0;
+  for (const file of files) {
+    if (options.maxExamples !== undefined && count >= options.maxExamples) break;
+    const dest = hfCachePath(repo, file.path, 'dataset', revision);
+    const reporter = existsSync(dest) ? undefined : options.onDownload?.(file.path, file.size); // no bar for a cached shard
+    try {
+      const { bytes } = await downloadFile(hfResolveUrl(repo, file.path, 'dataset', revision), dest, { onProgress: reporter?.onProgress });
+      if (bytes !== file.size) throw new Error(`${dest} has ${bytes} bytes but the hub lists ${file.size}: delete it to download again`);
+    } finally {
+      reporter?.done();
+    }
+    local.push(dest);
+    count += await parquetRowCount(dest);
+  }
+  async function* stories(): AsyncGenerator<string> {
+    for (const path of local) yield* parquetStories(path);
+  }
+  return { identity: { kind: 'hub', repo, revision, files }, count, stories };
+}

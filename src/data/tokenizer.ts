@@ -1,0 +1,64 @@
+// The GPT-2 byte-level BPE tokenizer (js-tiktoken's `gpt2` ranks) behind one small API.
+// Promise: encodeOrdinary(text) equals tiktoken's `encode_ordinary` (special-token text such as
+// "<|endoftext|>" is encoded as plain text); no Node APIs here, so the browser and generate use it.
+
+import { Tiktoken } from 'js-tiktoken/lite';
+import gpt2 from 'js-tiktoken/ranks/gpt2';
+
+/** `<|endoftext|>`: separates stories in the token stream. */
+export const EOT = 50256;
+/** Number of GPT-2 token ids (0 … 50256). */
+export const VOCAB_SIZE = 50257;
+
+const encoder = new Tiktoken(gpt2);
+// The same pre-tokenizer regex tiktoken splits text with before BPE-merging each piece.
+const pieceRegex = new RegExp(gpt2.pat_str, 'gu');
+
+// BPE works on each regex piece independently, and a piece split again alone gives itself back,
+// so encoding piece by piece and caching the result per piece is exact. Stories reuse a small
+// vocabulary of words, so the cache lifts throughput about 5× over js-tiktoken's encode
+// (measured on TinyStories: ~2,200 → ~11,500 stories/s). It is cleared when it grows too big.
+const pieceCache = new Map<string, number[]>();
+const MAX_CACHED_PIECES = 200_000;
+
+/** Token ids of `text`, treating any special-token text as ordinary text. */
+export function encodeOrdinary(text: string): number[] {
+  const ids: number[] = [];
+  for (const match of text.matchAll(pieceRegex)) {
+    const piece = match[0];
+    let pieceIds = pieceCache.get(piece);
+    if (pieceIds === undefined) {
+      // allowedSpecial = [] and disallowedSpecial = [] is js-tiktoken's encode_ordinary
+      pieceIds = encoder.encode(piece, [], []);
+      if (pieceCache.size >= MAX_CACHED_PIECES) pieceCache.clear();
+      pieceCache.set(piece, pieceIds);
+    }
+    for (const id of pieceIds) ids.push(id);
+  }
+  return ids;
+}
+
+/** The text of token ids (ids, not logits: see argmaxTokens). EOT decodes to "<|endoftext|>". */
+export function decode(ids: ArrayLike<number>): string {
+  return encoder.decode(Array.from(ids));
+}
+
+/**
+ * The most likely token at each of the `logits.length / vocabSize` positions.
+ * Fixes the seed's `evaluate`, which passed a slice of the logits tensor (scores, and sliced
+ * along the batch axis) straight to `enc.decode`: decode needs ids, so take the argmax first.
+ */
+export function argmaxTokens(logits: ArrayLike<number>, vocabSize = VOCAB_SIZE): Int32Array {
+  if (logits.length % vocabSize !== 0) {
+    throw new Error(`argmaxTokens: ${logits.length} logits is not a multiple of vocabSize ${vocabSize}`);
+  }
+  const out = new Int32Array(logits.length / vocabSize);
+  for (let t = 0; t < out.length; t++) {
+    let best = 0;
+    for (let v = 1; v < vocabSize; v++) {
+      if (logits[t * vocabSize + v] > logits[t * vocabSize + best]) best = v;
+    }
+    out[t] = best;
+  }
+  return out;
+}
