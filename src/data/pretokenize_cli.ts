@@ -2,10 +2,9 @@
 // Writes DIR/train.bin or DIR/val.bin (+ .json sidecar) from TinyStories on the hub or a local
 // .txt/.parquet file. Exit codes: 0 done, 1 failed (message on stderr), 2 bad command line.
 
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Progress } from './progress.ts';
-import type { Split, StorySource } from './sources.ts';
+import { pretokenizeSplit } from './prepare.ts';
+import type { Split } from './sources.ts';
 
 const USAGE = `usage: npm run pretokenize -- [--source hub|PATH] --split train|validation --out DIR [--max-examples N]
 
@@ -50,40 +49,7 @@ function parseCommandLine() {
 }
 
 async function main() {
-  const args = parseCommandLine();
-  // Loaded only now, so --help and a bad command line answer at once (the tokenizer takes ~0.5 s to load).
-  const { pretokenizeAndSave } = await import('./pretokenize.ts');
-  const { startProgress } = await import('./progress.ts');
-  const { hubSource, localSource } = await import('./sources.ts');
-  const source: StorySource =
-    args.source === 'hub'
-      ? await hubSource(args.split, {
-          maxExamples: args.maxExamples,
-          onDownload: (file, size) => {
-            const bar = startProgress(`download ${file}`, size, 'B');
-            return { onProgress: ({ received }) => bar.update(received), done: () => bar.stop() };
-          },
-        })
-      : await localSource(args.source);
-  const outPath = join(args.out, args.split === 'train' ? 'train.bin' : 'val.bin');
-
-  const total = Math.min(args.maxExamples ?? Infinity, source.count ?? Infinity);
-  let bar: Progress | undefined; // started on the first report, so a reused file shows none
-  const result = await pretokenizeAndSave(source, outPath, {
-    maxExamples: args.maxExamples,
-    onProgress: (stories) => {
-      bar ??= startProgress(`tokenize ${args.split}`, Number.isFinite(total) ? total : 0, 'stories');
-      bar.update(stories);
-    },
-  });
-  bar?.stop();
-  const n = result.tokens.toLocaleString('en-US');
-  if (result.reused) {
-    console.log(`${outPath} is up to date (${n} tokens, ${result.stories} stories); delete it to rebuild`);
-  } else {
-    const rate = (x: number) => Math.round(x / result.seconds).toLocaleString('en-US');
-    console.log(`Wrote ${n} tokens to ${outPath} (${result.stories.toLocaleString('en-US')} stories in ${result.seconds.toFixed(1)} s: ${rate(result.stories)} stories/s, ${rate(result.tokens)} tokens/s)`);
-  }
+  await pretokenizeSplit(parseCommandLine());
 }
 
 main().catch((err: Error) => {
