@@ -2,8 +2,8 @@
 //   g ← g + wd·p;   with momentum μ: buf ← μ·buf + g (buf = g on the first step), g ← buf;
 //   p ← p − lr·g
 // Built from tensor ops, so it runs on any backend.
-import { noGrad, type Tensor } from '../../autograd/tensor.ts';
-import type { Optimizer } from './optimizer.ts';
+import { noGrad, Tensor } from '../../autograd/tensor.ts';
+import { hostLike, type Optimizer } from './optimizer.ts';
 
 export interface SGDOptions {
   lr?: number;
@@ -47,6 +47,23 @@ export class SGD implements Optimizer {
         }
         p.storage = p.detach().sub(g.mul(lr)).storage;
       }
+    });
+  }
+
+  /** Momentum buffers, one per parameter (null before its first step), for checkpoints. */
+  async stateDict(): Promise<(Float32Array | null)[]> {
+    return Promise.all(this.parameters.map(async (p) => {
+      const b = this.buffers.get(p);
+      return b === undefined ? null : Float32Array.from(await b.toArray());
+    }));
+  }
+
+  loadStateDict(buffers: (ArrayLike<number> | null)[]): void {
+    if (buffers.length !== this.parameters.length) throw new Error(`SGD.loadStateDict: ${buffers.length} buffers for ${this.parameters.length} parameters`);
+    this.buffers.clear();
+    this.parameters.forEach((p, i) => {
+      const b = buffers[i];
+      if (b !== null) this.buffers.set(p, new Tensor(p.backend.fromHost(hostLike(p, b)), p.shape, p.dtype, p.backend));
     });
   }
 }

@@ -1,0 +1,202 @@
+// The training loop: one loop for every preset (the seed's overfit loop, TinyStories, GPT-2).
+// Each step: lr from the schedule → gradAccum micro-batches of forward + backward →
+// global-norm clip → optimizer step → log. Every evalEvery steps: validation loss, a sample,
+// best/ when it improves. checkpoint/ holds everything a resume needs, so a resumed run logs
+// the same losses as an uninterrupted one, step for step.
+// Promise: a NaN/Inf loss stops the run before the update, naming the step; the last good
+// checkpoint stays on disk.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '../autograd/random.ts';
+import { noGrad, type Tensor } from '../autograd/tensor.ts';
+import { AdamW } from '../nn/optim/adamw.ts';
+import { SGD } from '../nn/optim/sgd.ts';
+import { clipGradNorm, gradNorm } from '../nn/optim/clip.ts';
+import { learningRate } from '../nn/optim/schedule.ts';
+import type { Optimizer } from '../nn/optim/optimizer.ts';
+import { GPT2Model } from '../gpt2/model.ts';
+import { generate } from '../gpt2/generate.ts';
+import { decode, encodeOrdinary } from '../data/tokenizer.ts';
+import type { TrainConfig } from './config.ts';
+import { openBatches, type BatchSource } from './batches.ts';
+import { buildModel } from './model_init.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint, saveBest, saveFinal, checkResumable } from './checkpoint.ts';
+import { MetricsLog, type StepMetrics } from './metrics.ts';
+import { startTrainProgress } from './progress.ts';
+import { profiler } from '../autograd/backend/profile.ts';
+
+export class TrainingStopped extends Error {}
+
+export interface TrainResult {
+  steps: number;
+  finalLoss: number;
+  bestValLoss: number | null;
+  tokensPerSecond: number;
+  elapsedSeconds: number;
+}
+
+export interface TrainIO {
+  /** Human-readable lines (progress, summaries). */
+  log: (line: string) => void;
+}
+
+/** Parameters that get weight decay: matrices and embeddings (≥ 2 dims), never biases or LayerNorm. */
+export function decayGroups(model: GPT2Model): { decay: Tensor[]; noDecay: Tensor[] } {
+  const params = model.parameters();
+  return { decay: params.filter((p) => p.ndim >= 2), noDecay: params.filter((p) => p.ndim < 2) };
+}
+
+function makeOptimizer(cfg: TrainConfig, model: GPT2Model): Optimizer {
+  if (cfg.optimizer === 'sgd') return new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+  const { decay, noDecay } = decayGroups(model);
+  return new AdamW(
+    [
+      { params: decay, weightDecay: cfg.weightDecay },
+      { params: noDecay, weightDecay: 0 },
+    ],
+    { lr: cfg.lr, betas: [cfg.beta1, cfg.beta2], eps: cfg.eps },
+  );
+}
+
+/** Mean loss over the first `evalBatches` validation batches, weighting each by its windows. */
+export async function evaluate(model: GPT2Model, data: BatchSource, cfg: TrainConfig): Promise<number | null> {
+  const batches = data.evalBatches(cfg.batchSize, cfg.evalBatches);
+  if (batches === null) return null;
+  model.eval();
+  let total = 0;
+  let windows = 0;
+  for (const b of batches) {
+    const B = b.x.length / cfg.ctx;
+    const { loss } = noGrad(() => model.forward(b.x, [B, cfg.ctx], b.y));
+    total += (await loss!.toArray())[0] * B;
+    windows += B;
+  }
+  model.train();
+  return total / windows;
+}
+
+/** A short story from the model, to watch it learn (the seed's evaluate decoded logits as tokens; this samples). */
+async function sample(model: GPT2Model, cfg: TrainConfig): Promise<string> {
+  model.eval();
+  const prompt = encodeOrdinary(cfg.samplePrompt);
+  const ids = await generate(model, prompt, { maxNewTokens: cfg.sampleTokens, temperature: 0.8, topK: 40, seed: cfg.seed, stopAtEot: true });
+  model.train();
+  return decode([...prompt, ...ids]);
+}
+
+export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult> {
+  // ---- everything that can fail on bad input happens before anything is written ----
+  const data = openBatches(cfg);
+  const resumeState = cfg.resume ? checkResumable(cfg) : null;
+  const model = await buildModel(cfg);
+  if (cfg.ctx > model.cfg.n_ctx) throw new TrainingStopped(`--ctx ${cfg.ctx} exceeds the model's n_ctx ${model.cfg.n_ctx}`);
+  const optimizer = makeOptimizer(cfg, model);
+  const params = model.parameters();
+  const batchRng = new Rng(cfg.seed); // the overfit loop's random windows
+  let step = 0;
+  let bestValLoss: number | null = null;
+  if (resumeState !== null) {
+    const restored = await loadTrainingCheckpoint(resumeState, model, optimizer, data, batchRng);
+    step = restored.step;
+    bestValLoss = restored.bestValLoss;
+  } else if (!cfg.overwrite) {
+    checkFreshOut(cfg);
+  }
+  mkdirSync(cfg.out, { recursive: true });
+  const metrics = new MetricsLog(cfg.out, step);
+
+  const tokensPerStep = cfg.batchSize * cfg.ctx * cfg.gradAccum;
+  const params0 = `${(model.numParameters() / 1e6).toFixed(2)}M parameters`;
+  io.log(`training ${cfg.preset}: ${params0}, ${model.cfg.n_layers} layers, d_model ${model.cfg.d_model}, backend ${model.wte.weight.backend.name}, ${tokensPerStep} tokens/step, steps ${step} → ${cfg.steps}`);
+  const progress = startTrainProgress(cfg, step, io.log);
+  const start = performance.now();
+  const deadline = cfg.maxMinutes > 0 ? start + cfg.maxMinutes * 60_000 : Infinity;
+  let lastLoss = NaN;
+  let tokensSeen = 0;
+
+  const evaluateAndSave = async (atStep: number) => {
+    const valLoss = await evaluate(model, data, cfg);
+    if (valLoss === null) return;
+    metrics.write({ step: atStep, val_loss: valLoss });
+    let line = `step ${atStep}: val loss ${valLoss.toFixed(4)}`;
+    if (bestValLoss === null || valLoss < bestValLoss) {
+      bestValLoss = valLoss;
+      await saveBest(model, cfg.out);
+      line += ' (best, saved best/)';
+    }
+    progress.interrupt(line);
+    if (cfg.samplePrompt !== '') progress.interrupt(`sample: ${JSON.stringify(await sample(model, cfg))}`);
+  };
+
+  model.train();
+  while (step < cfg.steps) {
+    const stepStart = performance.now();
+    if (cfg.profile) profiler.start();
+    const lr = learningRate(cfg.lrSchedule, step, cfg);
+    optimizer.setLr(lr);
+
+    // forward + backward over gradAccum micro-batches; the loss is each one's mean, averaged
+    let lossSum = 0;
+    for (let micro = 0; micro < cfg.gradAccum; micro++) {
+      const { x, y } = data.next(batchRng);
+      const { loss } = model.forward(x, [cfg.batchSize, cfg.ctx], y); // scalar
+      loss!.div(cfg.gradAccum).backward();
+      lossSum += (await loss!.toArray())[0];
+    }
+    const loss = lossSum / cfg.gradAccum;
+    if (!Number.isFinite(loss)) {
+      progress.stop();
+      throw new TrainingStopped(`loss is ${loss} at step ${step}; stopping before the update (last good checkpoint kept in ${join(cfg.out, 'checkpoint')})`);
+    }
+    const norm = cfg.gradClip > 0 ? clipGradNorm(params, cfg.gradClip) : gradNorm(params);
+    const gradNormValue = (await norm.toArray())[0];
+    optimizer.step();
+    optimizer.zeroGrad();
+    if (cfg.profile) io.log(profiler.stop(`step ${step}`));
+
+    step++;
+    lastLoss = loss;
+    tokensSeen += tokensPerStep;
+    const elapsed = (performance.now() - start) / 1000;
+    const m: StepMetrics = {
+      step: step - 1,
+      loss,
+      lr,
+      grad_norm: gradNormValue,
+      tokens_per_s: tokensPerStep / ((performance.now() - stepStart) / 1000),
+      elapsed_s: elapsed,
+    };
+    metrics.write(m);
+    progress.update(step, m);
+
+    const outOfTime = performance.now() > deadline;
+    const last = step === cfg.steps || outOfTime;
+    if ((cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || (last && cfg.evalEvery > 0)) await evaluateAndSave(step);
+    if ((cfg.saveEvery > 0 && step % cfg.saveEvery === 0) || last) {
+      await saveTrainingCheckpoint(cfg, step, model, optimizer, data, batchRng, bestValLoss);
+    }
+    if (outOfTime) {
+      progress.interrupt(`--max-minutes ${cfg.maxMinutes} reached at step ${step}`);
+      break;
+    }
+  }
+  progress.stop();
+  await saveFinal(model, cfg.out);
+  await metrics.plot();
+  const elapsedSeconds = (performance.now() - start) / 1000;
+  const result: TrainResult = { steps: step, finalLoss: lastLoss, bestValLoss, tokensPerSecond: tokensSeen / elapsedSeconds, elapsedSeconds };
+  io.log(
+    `done: ${step} steps, final train loss ${lastLoss.toFixed(4)}` +
+      (bestValLoss !== null ? `, best val loss ${(bestValLoss as number).toFixed(4)}` : '') +
+      `, ${result.tokensPerSecond.toFixed(0)} tokens/s, ${elapsedSeconds.toFixed(1)} s; outputs in ${cfg.out}/ (final/, checkpoint/, metrics.jsonl, loss.svg)`,
+  );
+  data.close();
+  return result;
+}
+
+/** A fresh run must not silently replace a run already in --out. */
+function checkFreshOut(cfg: TrainConfig): void {
+  if (existsSync(join(cfg.out, 'checkpoint', 'state.json'))) {
+    throw new TrainingStopped(`${cfg.out} already holds a training run; pass --resume to continue it, --overwrite to start over, or another --out`);
+  }
+}
