@@ -57,6 +57,8 @@ export class Tensor {
   requiresGrad: boolean;
   /** Set on tensors made by an op while grad mode is on; null on leaves. */
   gradFn: GradFn | null;
+  /** Set when backward() has freed this node's recipe; back-propagating through it again would lose gradients. */
+  private graphFreed = false;
 
   constructor(storage: Storage, shape: number[], dtype: DType, backend: Backend, requiresGrad = false, gradFn: GradFn | null = null) {
     if (storage.length !== numel(shape)) {
@@ -142,7 +144,11 @@ export class Tensor {
       throw new Error(`backward: gradient of shape ${fmt(grad.shape)} does not match output ${fmt(this.shape)}`);
     }
 
-    // 1. topological order: a node comes after all of its parents
+    // 1. topological order: a node comes after all of its parents. A node whose recipe an
+    // earlier backward freed would pass as a leaf and silently drop its inputs' gradients,
+    // so refuse it (as PyTorch does) before any .grad is touched.
+    const freedError = () => new Error('backward: the graph was already freed by an earlier backward(); run the forward again');
+    if (this.graphFreed) throw freedError();
     const order: Tensor[] = [];
     const seen = new Set<Tensor>([this]);
     const stack: [Tensor, number][] = [[this, 0]]; // node, index of the next parent to visit
@@ -152,6 +158,7 @@ export class Tensor {
       if (top[1] < parents.length) {
         const p = parents[top[1]++];
         if (p.requiresGrad && !seen.has(p)) {
+          if (p.graphFreed) throw freedError();
           seen.add(p);
           stack.push([p, 0]);
         }
@@ -182,6 +189,7 @@ export class Tensor {
           grads.set(p, prev === undefined ? pg : prev.add(pg)); // a node used twice sums both
         });
         node.gradFn = null; // free the graph as we go
+        node.graphFreed = true;
       }
     });
     profiler.phase = 'forward';

@@ -23,8 +23,10 @@ export function crossEntropy(logits: Tensor, targets: ArrayLike<number>, opts: C
   const t = Int32Array.from(targets);
   let count = 0;
   for (let r = 0; r < rows; r++) {
-    if (t[r] === ignoreIndex) continue;
-    if (t[r] < 0 || t[r] >= V || !Number.isInteger(targets[r])) {
+    // check the caller's number, not only its int32 conversion (2³² − 1 wraps to −1); the
+    // kernel compares the int32 one, so a skipped row must match in both
+    if (targets[r] === ignoreIndex && t[r] === ignoreIndex) continue;
+    if (!Number.isInteger(targets[r]) || targets[r] < 0 || targets[r] >= V) {
       throw new Error(`crossEntropy: target ${targets[r]} at row ${r} is out of range [0, ${V}) (ignoreIndex ${ignoreIndex})`);
     }
     count++;

@@ -7,7 +7,7 @@ import { fromOp, tensor, Tensor } from '../tensor.ts';
 export function dropout(x: Tensor, p: number, rng: Rng): Tensor {
   if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
   if (p === 0) return x;
-  const keep = new Float32Array(x.size);
+  const keep = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size); // 1/(1−p) in x's precision
   for (let i = 0; i < keep.length; i++) keep[i] = rng.uniform() >= p ? 1 / (1 - p) : 0;
   const mask = tensor(keep, { shape: x.shape, dtype: x.dtype, backend: x.backend });
   return fromOp('dropout', x.backend.binary('mul', x.storage, x.shape, mask.storage, mask.shape, x.shape), x.shape, x, [x], (g) => [g.mul(mask)]);

@@ -7,7 +7,8 @@ import { fromOp, Tensor, wrap } from '../tensor.ts';
 export function checkIds(op: string, ids: ArrayLike<number>, V: number): Int32Array {
   const out = ids instanceof Int32Array ? ids : Int32Array.from(ids);
   for (let i = 0; i < out.length; i++) {
-    if (out[i] < 0 || out[i] >= V || !Number.isInteger(ids[i])) {
+    // check the caller's number, not its int32 conversion (2³² + 1 would wrap to 1)
+    if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= V) {
       throw new Error(`${op}: index ${ids[i]} at position ${i} is out of range [0, ${V})`);
     }
   }

@@ -20,11 +20,13 @@ export interface ParamGroup extends AdamWOptions {
 interface Moments {
   m: Storage;
   v: Storage;
+  /** This parameter's own step count, as PyTorch's state['step']: it only advances when the parameter has a gradient. */
+  step: number;
 }
 
 export class AdamW implements Optimizer {
   readonly groups: (Required<AdamWOptions> & { params: Tensor[] })[];
-  /** Number of steps taken (PyTorch keeps one per parameter; they are always equal here). */
+  /** Number of step() calls (each parameter also keeps its own count for bias correction, as PyTorch). */
   stepCount = 0;
   private state = new Map<Tensor, Moments>();
 
@@ -54,10 +56,11 @@ export class AdamW implements Optimizer {
         if (p.grad === null) continue;
         let s = this.state.get(p);
         if (s === undefined) {
-          s = { m: p.backend.fill(p.size, 0, p.dtype), v: p.backend.fill(p.size, 0, p.dtype) };
+          s = { m: p.backend.fill(p.size, 0, p.dtype), v: p.backend.fill(p.size, 0, p.dtype), step: 0 };
           this.state.set(p, s);
         }
-        const hp = { lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, step: this.stepCount };
+        s.step++;
+        const hp = { lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, step: s.step };
         const r = p.backend.adamw(p.storage, p.grad.storage, s.m, s.v, hp);
         p.storage = r.param;
         s.m = r.m;
@@ -87,7 +90,7 @@ export class AdamW implements Optimizer {
     }
     params.forEach((p, i) => {
       if (sd.m[i].length !== p.size || sd.v[i].length !== p.size) throw new Error(`AdamW.loadStateDict: moment ${i} has ${sd.m[i].length} numbers, parameter has ${p.size}`);
-      this.state.set(p, { m: p.backend.fromHost(hostLike(p, sd.m[i])), v: p.backend.fromHost(hostLike(p, sd.v[i])) });
+      this.state.set(p, { m: p.backend.fromHost(hostLike(p, sd.m[i])), v: p.backend.fromHost(hostLike(p, sd.v[i])), step: sd.step });
     });
     this.stepCount = sd.step;
   }
