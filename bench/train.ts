@@ -1,0 +1,99 @@
+// `npm run bench:train`: end-to-end training throughput — tokens/s, ms/step, peak RSS — for the
+// overfit and tinystories presets and GPT-2 124M, and, in the same run, the same model and
+// batch in PyTorch (bench/torch_train.py, Debian's python3-torch, 2 threads), printing the
+// ratio tsgrad/PyTorch. Timings are ratios within one run because this machine is shared.
+//   npm run bench:train -- [--quick] [--backend cpu] [--only overfit,tinystories,gpt2]
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { cpus } from 'node:os';
+import { GPT2Model } from '../src/gpt2/model.ts';
+import { makeConfig, type PresetName } from '../src/gpt2/config.ts';
+import { AdamW } from '../src/nn/optim/adamw.ts';
+import { Rng } from '../src/autograd/random.ts';
+import { useBackend } from '../src/train/backend_flag.ts';
+import { PRESETS } from '../src/train/config.ts';
+
+interface Case {
+  name: string;
+  model: PresetName;
+  batch: number;
+  ctx: number;
+  steps: number;
+}
+
+interface Timing {
+  ms_per_step: number;
+  tokens_per_s: number;
+  peak_rss_mb: number;
+}
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, backend: { type: 'string', default: 'cpu' }, only: { type: 'string' } }, strict: true });
+const quick = values.quick ?? false;
+const CASES: Case[] = [
+  { name: 'overfit', model: 'overfit', batch: PRESETS.overfit.batchSize, ctx: PRESETS.overfit.ctx, steps: quick ? 3 : 10 },
+  { name: 'tinystories', model: 'tinystories', batch: PRESETS.tinystories.batchSize, ctx: PRESETS.tinystories.ctx, steps: quick ? 2 : 5 },
+  // the seed's 124M model; T = 256, B = 1 keeps "a few steps" to minutes on 2 cores
+  { name: 'gpt2 124M (B=1, T=256)', model: 'gpt2', batch: 1, ctx: 256, steps: quick ? 1 : 2 },
+].filter((c) => values.only === undefined || values.only.split(',').some((o) => c.name.startsWith(o)));
+
+function peakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** tsgrad: forward + backward + AdamW on one random batch, after one warm-up step. */
+function timeTsgrad(c: Case): Timing {
+  const model = new GPT2Model(makeConfig({ dropout: 0 }, c.model), { seed: 0 });
+  const params = model.parameters();
+  const opt = new AdamW(
+    [
+      { params: params.filter((p) => p.ndim >= 2), weightDecay: 0.1 },
+      { params: params.filter((p) => p.ndim < 2), weightDecay: 0 },
+    ],
+    { lr: 1e-3 },
+  );
+  const rng = new Rng(0);
+  const n = c.batch * c.ctx;
+  const x = Int32Array.from({ length: n }, () => rng.int(model.cfg.vocab_size));
+  const y = Int32Array.from({ length: n }, () => rng.int(model.cfg.vocab_size));
+  const step = () => {
+    const { loss } = model.forward(x, [c.batch, c.ctx], y);
+    loss!.backward();
+    opt.step();
+    opt.zeroGrad();
+    return loss!.item();
+  };
+  step(); // warm-up: wasm tiers up, buffers are allocated
+  const t0 = performance.now();
+  for (let i = 0; i < c.steps; i++) step();
+  const ms = (performance.now() - t0) / c.steps;
+  return { ms_per_step: ms, tokens_per_s: n / (ms / 1000), peak_rss_mb: peakRssMb() };
+}
+
+/** PyTorch on the same model and batch, or null (with the reason printed) if it cannot run. */
+function timeTorch(c: Case): Timing | null {
+  const cfg = makeConfig({}, c.model);
+  const config = { n_layers: cfg.n_layers, d_model: cfg.d_model, n_heads: cfg.n_heads, vocab_size: cfg.vocab_size, n_ctx: cfg.n_ctx, batch: c.batch, ctx: c.ctx, steps: c.steps };
+  const r = spawnSync('/usr/bin/python3', ['bench/torch_train.py', '--config', JSON.stringify(config), '--threads', '2'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    console.log(`  PyTorch not run for ${c.name}: ${r.error?.message ?? r.stderr.trim().split('\n').pop()} (install Debian's python3-torch and libopenblas0-pthread)`);
+    return null;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Timing;
+}
+
+const backend = await useBackend(values.backend!);
+console.log(`bench:train on ${cpus()[0].model} (${cpus().length} cores), node ${process.version}, backend ${backend.name}, ${new Date().toISOString()}`);
+const rows: string[] = [];
+for (const c of CASES) {
+  const t = timeTsgrad(c);
+  const p = timeTorch(c);
+  const ratio = p === null ? 'n/a' : (t.tokens_per_s / p.tokens_per_s).toFixed(2);
+  rows.push(
+    `| ${c.name} | ${c.batch}×${c.ctx} | ${t.tokens_per_s.toFixed(0)} | ${t.ms_per_step.toFixed(0)} | ${t.peak_rss_mb.toFixed(0)} | ` +
+      `${p ? p.tokens_per_s.toFixed(0) : 'n/a'} | ${p ? p.ms_per_step.toFixed(0) : 'n/a'} | ${p ? p.peak_rss_mb.toFixed(0) : 'n/a'} | ${ratio} |`,
+  );
+  console.log(rows[rows.length - 1]);
+}
+console.log(
+  ['', '| preset | B×T | tsgrad tok/s | tsgrad ms/step | tsgrad peak RSS MB | PyTorch tok/s | PyTorch ms/step | PyTorch peak RSS MB | tsgrad/PyTorch |', '|---|---|---|---|---|---|---|---|---|', ...rows].join('\n'),
+);
