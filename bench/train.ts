@@ -29,12 +29,12 @@ interface Timing {
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, backend: { type: 'string', default: 'cpu' }, only: { type: 'string' } }, strict: true });
 const quick = values.quick ?? false;
-const CASES: Case[] = [
+const CASES = ([
   { name: 'overfit', model: 'overfit', batch: PRESETS.overfit.batchSize, ctx: PRESETS.overfit.ctx, steps: quick ? 3 : 10 },
   { name: 'tinystories', model: 'tinystories', batch: PRESETS.tinystories.batchSize, ctx: PRESETS.tinystories.ctx, steps: quick ? 2 : 5 },
   // the seed's 124M model; T = 256, B = 1 keeps "a few steps" to minutes on 2 cores
   { name: 'gpt2 124M (B=1, T=256)', model: 'gpt2', batch: 1, ctx: 256, steps: quick ? 1 : 2 },
-].filter((c) => values.only === undefined || values.only.split(',').some((o) => c.name.startsWith(o)));
+] as Case[]).filter((c) => values.only === undefined || values.only.split(',').some((o) => c.name.startsWith(o)));
 
 function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;

@@ -23,6 +23,11 @@ function uniform(shape: number[], bound: number, rng: Rng): Tensor {
   return tensor(v, { shape, requiresGrad: true });
 }
 
+/** Normal(0, std) parameter; std 0 gives zeros without drawing numbers (a loader fills them in). */
+function normal(shape: number[], std: number, rng: Rng): Tensor {
+  return std === 0 ? zeros(shape, { requiresGrad: true }) : randn(shape, { rng, std, requiresGrad: true });
+}
+
 /** y = x·Wᵀ + b, weight [outFeatures, inFeatures], bias [outFeatures]. */
 export class Linear extends Module {
   weight: Tensor;
@@ -32,7 +37,7 @@ export class Linear extends Module {
     super();
     const rng = opts.rng ?? new Rng(0);
     const bound = 1 / Math.sqrt(inFeatures);
-    this.weight = opts.std !== undefined ? randn([outFeatures, inFeatures], { rng, std: opts.std, requiresGrad: true }) : uniform([outFeatures, inFeatures], bound, rng);
+    this.weight = opts.std !== undefined ? normal([outFeatures, inFeatures], opts.std, rng) : uniform([outFeatures, inFeatures], bound, rng);
     this.bias = opts.bias === false ? null : opts.std !== undefined ? zeros([outFeatures], { requiresGrad: true }) : uniform([outFeatures], bound, rng);
   }
 
@@ -47,7 +52,7 @@ export class Embedding extends Module {
 
   constructor(numEmbeddings: number, embeddingDim: number, opts: InitOptions = {}) {
     super();
-    this.weight = randn([numEmbeddings, embeddingDim], { rng: opts.rng ?? new Rng(0), std: opts.std ?? 1, requiresGrad: true });
+    this.weight = normal([numEmbeddings, embeddingDim], opts.std ?? 1, opts.rng ?? new Rng(0));
   }
 
   /** ids of shape idsShape → [...idsShape, embeddingDim]. */

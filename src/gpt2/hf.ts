@@ -1,0 +1,158 @@
+// The Hugging Face GPT-2 checkpoint layout, mapped onto GPT2Model: config.json keys to
+// GPT2Config and back, and safetensors tensor names/shapes to parameters and back.
+// Promise: pure (no I/O); what saveTensors lists and loadTensors accepts is what
+// transformers' GPT2LMHeadModel writes and reads, Conv1D weights stored [in, out].
+import { fmt, sameShape } from '../autograd/shape.ts';
+import type { Tensor } from '../autograd/tensor.ts';
+import { validateConfig, type GPT2Config } from './config.ts';
+import type { GPT2Model } from './model.ts';
+import { isFloatDtype, type SafetensorsDtype } from './safetensors.ts';
+
+/** The config.json transformers writes for a GPT2LMHeadModel of this shape. */
+export function toHfConfig(cfg: GPT2Config): Record<string, unknown> {
+  return {
+    activation_function: 'gelu_new',
+    architectures: ['GPT2LMHeadModel'],
+    attn_pdrop: cfg.dropout,
+    embd_pdrop: cfg.dropout,
+    initializer_range: cfg.init_range,
+    layer_norm_epsilon: cfg.layer_norm_eps,
+    model_type: 'gpt2',
+    n_ctx: cfg.n_ctx,
+    n_embd: cfg.d_model,
+    n_head: cfg.n_heads,
+    n_inner: cfg.d_mlp === 4 * cfg.d_model ? null : cfg.d_mlp, // null means 4·n_embd
+    n_layer: cfg.n_layers,
+    n_positions: cfg.n_ctx,
+    resid_pdrop: cfg.dropout,
+    tie_word_embeddings: cfg.weight_tying,
+    vocab_size: cfg.vocab_size,
+  };
+}
+
+/**
+ * A GPT2Config from a parsed config.json; missing keys take transformers' GPT2Config
+ * defaults. Variants this model does not compute (another activation, attention scaled
+ * per layer) are refused rather than silently computed wrong.
+ */
+export function fromHfConfig(json: unknown, where: string): GPT2Config {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${where}: not a JSON object`);
+  const c = json as Record<string, unknown>;
+  const refuse = (why: string) => {
+    throw new Error(`${where}: ${why}; tsgrad implements GPT-2 exactly as GPT2LMHeadModel with gelu_new`);
+  };
+  if (c.model_type !== undefined && c.model_type !== 'gpt2') refuse(`model_type is ${JSON.stringify(c.model_type)}, not "gpt2"`);
+  const act = c.activation_function ?? 'gelu_new';
+  if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') refuse(`activation_function ${JSON.stringify(act)} is not the tanh GELU`);
+  if (c.scale_attn_by_inverse_layer_idx === true) refuse('scale_attn_by_inverse_layer_idx is set');
+  if (c.scale_attn_weights === false) refuse('scale_attn_weights is false');
+  const d_model = (c.n_embd ?? 768) as number;
+  const cfg: GPT2Config = {
+    n_layers: (c.n_layer ?? 12) as number,
+    d_model,
+    n_heads: (c.n_head ?? 12) as number,
+    vocab_size: (c.vocab_size ?? 50257) as number,
+    layer_norm_eps: (c.layer_norm_epsilon ?? 1e-5) as number,
+    init_range: (c.initializer_range ?? 0.02) as number,
+    dropout: (c.resid_pdrop ?? 0.1) as number, // one p for all three (they are equal in GPT-2)
+    n_ctx: (c.n_positions ?? c.n_ctx ?? 1024) as number,
+    d_mlp: (c.n_inner ?? 4 * d_model) as number,
+    weight_tying: (c.tie_word_embeddings ?? true) as boolean,
+  };
+  try {
+    return validateConfig(cfg);
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message}`);
+  }
+}
+
+/** The four Conv1D weights, which transformers stores [in, out] (torch's Linear is [out, in]). */
+function isConv1D(name: string): boolean {
+  return /^h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/.test(name);
+}
+
+/** A row-major [rows, cols] matrix as [cols, rows]. */
+function transpose2d(data: ArrayLike<number>, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
+  return out;
+}
+
+/** A parameter's shape and values as the checkpoint holds them. */
+function toFileLayout(name: string, p: Tensor): { shape: number[]; data: () => Float32Array } {
+  if (!isConv1D(name)) return { shape: [...p.shape], data: () => (p.data instanceof Float32Array ? p.data : Float32Array.from(p.data)) };
+  const [out, inp] = p.shape;
+  return { shape: [inp, out], data: () => transpose2d(p.data, out, inp) };
+}
+
+/**
+ * The checkpoint key of a parameter. Tied models use the bare names real GPT-2 files use;
+ * an untied model needs `transformer.` on the body so transformers loads `lm_head.weight`
+ * into the head rather than dropping it as an unknown key of the base model.
+ */
+function fileKey(name: string, tied: boolean): string {
+  return tied || name === 'lm_head.weight' ? name : `transformer.${name}`;
+}
+
+/**
+ * The tensors of a checkpoint, in parameter order; `data()` makes each one when asked.
+ * `pick` chooses what is laid out for each parameter: itself, or e.g. its gradient.
+ */
+export function saveTensors(model: GPT2Model, pick: (p: Tensor) => Tensor = (p) => p): { name: string; shape: number[]; data: () => Float32Array }[] {
+  return model.namedParameters().map(([name, p]) => ({ name: fileKey(name, model.cfg.weight_tying), ...toFileLayout(name, pick(p)) }));
+}
+
+/** Where loadTensors gets a checkpoint's tensors: names, shapes and dtypes first, then values one at a time. */
+export interface TensorSource {
+  tensors: ReadonlyMap<string, { shape: number[]; dtype: SafetensorsDtype }>;
+  read(key: string): Float32Array;
+}
+
+/**
+ * Copies a checkpoint into model's parameters (their identity is kept). Keys may carry a
+ * `transformer.` prefix; attention-mask buffers (`attn.bias`, `attn.masked_bias`) are
+ * skipped; a tied model accepts an `lm_head.weight` equal to wte.weight. Every name, shape,
+ * dtype and the tie are checked before the first parameter changes, so a bad file leaves the
+ * model as it was.
+ */
+export function loadTensors(model: GPT2Model, src: TensorSource, where: string): void {
+  const own = new Map(model.namedParameters());
+  const plan = new Map<string, string>(); // parameter name → file key
+  const unexpected: string[] = [];
+  let tiedHead: string | null = null;
+  for (const key of src.tensors.keys()) {
+    const name = key.startsWith('transformer.') ? key.slice('transformer.'.length) : key;
+    if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) continue; // causal-mask buffers, not weights
+    if (name === 'lm_head.weight' && model.lm_head === null) tiedHead = key;
+    else if (!own.has(name)) unexpected.push(key);
+    else if (plan.has(name)) throw new Error(`${where}: '${plan.get(name)}' and '${key}' are the same parameter`);
+    else plan.set(name, key);
+  }
+  const missing = [...own.keys()].filter((name) => !plan.has(name));
+  if (missing.length > 0 || unexpected.length > 0) {
+    const list = (what: string, xs: string[]) => (xs.length > 0 ? ` ${what} ${xs.slice(0, 5).join(', ')}${xs.length > 5 ? ` (+${xs.length - 5} more)` : ''};` : '');
+    throw new Error(`${where}: does not match the config:${list('missing', missing)}${list('unexpected', unexpected)}`.replace(/;$/, ''));
+  }
+  for (const [name, key] of plan) {
+    const expected = isConv1D(name) ? [...own.get(name)!.shape].reverse() : own.get(name)!.shape;
+    const { shape, dtype } = src.tensors.get(key)!;
+    if (!sameShape(shape, expected)) throw new Error(`${where}: '${key}' has shape ${fmt(shape)} but the config needs ${fmt(expected)}`);
+    if (!isFloatDtype(dtype)) throw new Error(`${where}: '${key}' has dtype ${dtype}, not a float type`);
+  }
+  if (tiedHead !== null) {
+    const wteKey = plan.get('wte.weight')!;
+    const headInfo = src.tensors.get(tiedHead)!;
+    if (!sameShape(headInfo.shape, src.tensors.get(wteKey)!.shape) || !isFloatDtype(headInfo.dtype)) {
+      throw new Error(`${where}: '${tiedHead}' (${headInfo.dtype} ${fmt(headInfo.shape)}) cannot be the tied '${wteKey}'`);
+    }
+    const head = src.read(tiedHead);
+    const wte = src.read(wteKey);
+    const i = head.findIndex((v, j) => !Object.is(v, wte[j]));
+    if (i >= 0) throw new Error(`${where}: '${tiedHead}' differs from '${wteKey}' (element ${i}: ${head[i]} vs ${wte[i]}) but the config ties them`);
+  }
+  for (const [name, key] of plan) {
+    const p = own.get(name)!;
+    const data = src.read(key);
+    p.storage = p.backend.fromHost(isConv1D(name) ? transpose2d(data, p.shape[1], p.shape[0]) : data);
+  }
+}

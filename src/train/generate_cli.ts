@@ -1,0 +1,82 @@
+// `npm run generate -- --model DIR|gpt2 --prompt "Once upon a time" --max-new-tokens 100`
+// Loads a GPT-2 (a Hugging Face model directory, or OpenAI's by name) and continues a prompt,
+// streaming the text to stdout as tokens arrive. Promise: with --json, stdout holds exactly
+// one JSON object { prompt_ids, ids, text } and nothing else; mistakes exit with code 2.
+import { decode, encodeOrdinary, EOT } from '../data/tokenizer.ts';
+import { fromPretrained, HF_MODELS } from '../gpt2/checkpoint.node.ts';
+import { generate } from '../gpt2/generate.ts';
+import { numberFlag, parseFlags, selectBackend } from './flags.ts';
+import { runCli } from './cli.ts';
+import { ConfigError, HelpRequested } from './config.ts';
+
+const USAGE = `usage: npm run generate -- --model DIR|${HF_MODELS.join('|')} [--prompt TEXT | --prompt-ids 1,2,3]
+  [--max-new-tokens 100] [--temperature 1] [--top-k K] [--top-p P] [--seed S] [--greedy]
+  [--stop-at-eot] [--no-cache] [--json] [--backend NAME]
+  Without a prompt, generation starts from <|endoftext|>.`;
+
+/** "1, 2,3" → [1, 2, 3]. */
+function parseIds(list: string): number[] {
+  return list.split(',').map((s) => {
+    const id = Number(s.trim());
+    if (s.trim() === '' || !Number.isInteger(id) || id < 0) throw new ConfigError(`--prompt-ids must be comma-separated token ids, got '${list}'`);
+    return id;
+  });
+}
+
+async function main(args: string[]): Promise<void> {
+  const flags = parseFlags(
+    {
+      model: { type: 'string' },
+      prompt: { type: 'string' },
+      'prompt-ids': { type: 'string' },
+      'max-new-tokens': { type: 'string' },
+      temperature: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      seed: { type: 'string' },
+      greedy: { type: 'boolean' },
+      'stop-at-eot': { type: 'boolean' },
+      'no-cache': { type: 'boolean' },
+      json: { type: 'boolean' },
+      backend: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    args,
+  );
+  if (flags.help) throw new HelpRequested(USAGE);
+  if (flags.model === undefined) throw new ConfigError('--model is required (a model directory or one of ' + HF_MODELS.join(', ') + ')');
+  if (flags.prompt !== undefined && flags['prompt-ids'] !== undefined) throw new ConfigError('give --prompt or --prompt-ids, not both');
+  if (flags.greedy && flags.temperature !== undefined) throw new ConfigError('--greedy means temperature 0; drop --temperature');
+  const maxNewTokens = numberFlag('max-new-tokens', flags['max-new-tokens'], 100, { min: 0, integer: true });
+  const temperature = flags.greedy ? 0 : numberFlag('temperature', flags.temperature, 1, { min: 0 });
+  const topK = flags['top-k'] === undefined ? null : numberFlag('top-k', flags['top-k'], 0, { min: 1, integer: true });
+  const topP = flags['top-p'] === undefined ? null : numberFlag('top-p', flags['top-p'], 1, { min: Number.MIN_VALUE, max: 1 });
+  const seed = numberFlag('seed', flags.seed, Math.floor(Math.random() * 2 ** 31), { min: 0, max: 2 ** 32 - 1, integer: true });
+  const promptIds = flags['prompt-ids'] !== undefined ? parseIds(flags['prompt-ids']) : flags.prompt !== undefined ? encodeOrdinary(flags.prompt) : [EOT];
+  if (promptIds.length === 0) throw new ConfigError('--prompt is empty');
+
+  await selectBackend(flags.backend);
+  const model = await fromPretrained(flags.model);
+  if (flags.seed === undefined && temperature > 0) process.stderr.write(`seed ${seed}\n`); // to reproduce this run
+
+  // Stream: decode everything so far and print what is new, holding back a trailing U+FFFD
+  // (a character whose UTF-8 bytes are split across tokens, completed by the next token).
+  const ids: number[] = [];
+  let printed = '';
+  const promptText = decode(promptIds);
+  if (!flags.json) process.stdout.write(promptText);
+  const onToken = (id: number) => {
+    ids.push(id);
+    if (flags.json) return;
+    const text = decode(ids);
+    if (text.endsWith('\uFFFD')) return;
+    process.stdout.write(text.slice(printed.length));
+    printed = text;
+  };
+  generate(model, promptIds, { maxNewTokens, temperature, topK, topP, seed, stopAtEot: flags['stop-at-eot'], onToken, useCache: !flags['no-cache'] });
+  const text = decode(ids);
+  if (flags.json) process.stdout.write(JSON.stringify({ prompt_ids: promptIds, ids, text }) + '\n');
+  else process.stdout.write(text.slice(printed.length) + '\n');
+}
+
+runCli('generate', () => main(process.argv.slice(2)));

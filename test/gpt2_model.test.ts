@@ -1,0 +1,130 @@
+// GPT2Model and GPT2Config: Hugging Face parameter names, the GPT-2 init, forward's two
+// modes (full logits + loss, or last position only), the KV-cache path, dropout
+// determinism, and clear errors for bad configs, long sequences and bad token ids.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { noGrad } from '../src/autograd/tensor.ts';
+import { makeConfig, PRESETS } from '../src/gpt2/config.ts';
+import { GPT2Model } from '../src/gpt2/model.ts';
+
+const tiny = makeConfig({ n_layers: 2, d_model: 16, n_heads: 2, vocab_size: 40, n_ctx: 12, dropout: 0 });
+
+function std(x: ArrayLike<number>): number {
+  let s = 0;
+  let s2 = 0;
+  for (let i = 0; i < x.length; i++) (s += x[i]), (s2 += x[i] * x[i]);
+  const m = s / x.length;
+  return Math.sqrt(s2 / x.length - m * m);
+}
+
+test('config: presets have the real GPT-2 sizes; bad configs are refused', () => {
+  assert.deepEqual([PRESETS.gpt2.n_layers, PRESETS.gpt2.d_model, PRESETS.gpt2.n_heads, PRESETS.gpt2.d_mlp], [12, 768, 12, 3072]);
+  assert.deepEqual([PRESETS['gpt2-xl'].n_layers, PRESETS['gpt2-xl'].d_model, PRESETS['gpt2-xl'].n_heads, PRESETS['gpt2-xl'].d_mlp], [48, 1600, 25, 6400]);
+  for (const p of Object.values(PRESETS)) assert.equal(p.layer_norm_eps, 1e-5);
+  assert.equal(makeConfig({ d_model: 64, n_heads: 4 }).d_mlp, 256); // d_mlp follows d_model
+  assert.throws(() => makeConfig({ d_model: 65, n_heads: 4 }), /d_model 65 is not divisible by n_heads 4/);
+  assert.throws(() => makeConfig({ n_layers: 0 }), /n_layers must be a positive integer, got 0/);
+  assert.throws(() => makeConfig({ vocab_size: -3 }), /vocab_size must be a positive integer/);
+  assert.throws(() => makeConfig({ dropout: 1 }), /dropout must be in \[0, 1\)/);
+});
+
+test('parameter names are the Hugging Face keys, in their order', () => {
+  const names = new GPT2Model(tiny).namedParameters().map(([n]) => n);
+  const block = (i: number) =>
+    ['ln_1.weight', 'ln_1.bias', 'attn.c_attn.weight', 'attn.c_attn.bias', 'attn.c_proj.weight', 'attn.c_proj.bias', 'ln_2.weight', 'ln_2.bias', 'mlp.c_fc.weight', 'mlp.c_fc.bias', 'mlp.c_proj.weight', 'mlp.c_proj.bias'].map((n) => `h.${i}.${n}`);
+  assert.deepEqual(names, ['wte.weight', 'wpe.weight', ...block(0), ...block(1), 'ln_f.weight', 'ln_f.bias']);
+  const untied = new GPT2Model({ ...tiny, weight_tying: false });
+  assert.deepEqual(untied.namedParameters().at(-1)![0], 'lm_head.weight'); // and no lm_head.bias
+  assert.deepEqual(untied.lm_head!.weight.shape, [40, 16]);
+});
+
+test('init: normal(0, init_range), residual projections scaled by 1/√(2·n_layers), zero biases, LayerNorm 1 and 0', () => {
+  const cfg = makeConfig({ n_layers: 8, d_model: 64, n_heads: 4, vocab_size: 500, n_ctx: 64, init_range: 0.02 });
+  const model = new GPT2Model(cfg, { seed: 3 });
+  const params = new Map(model.namedParameters());
+  const near = (name: string, want: number) => {
+    const got = std(params.get(name)!.data);
+    assert.ok(Math.abs(got - want) < 0.05 * want, `${name}: std ${got}, want ${want}`);
+  };
+  near('wte.weight', 0.02);
+  near('wpe.weight', 0.02);
+  near('h.0.attn.c_attn.weight', 0.02);
+  near('h.0.mlp.c_fc.weight', 0.02);
+  near('h.3.attn.c_proj.weight', 0.02 / 4); // √(2·8) = 4
+  near('h.3.mlp.c_proj.weight', 0.02 / 4);
+  for (const [name, p] of params) {
+    if (name.endsWith('.bias')) assert.ok(p.data.every((v) => v === 0), `${name} is not zero`);
+    if (/ln_\d\.weight|ln_f\.weight/.test(name)) assert.ok(p.data.every((v) => v === 1), `${name} is not one`);
+  }
+  // same seed, same weights; another seed, other weights
+  assert.deepEqual(new GPT2Model(tiny, { seed: 5 }).wte.weight.data, new GPT2Model(tiny, { seed: 5 }).wte.weight.data);
+  assert.notDeepEqual(new GPT2Model(tiny, { seed: 5 }).wte.weight.data, new GPT2Model(tiny, { seed: 6 }).wte.weight.data);
+  // init: false (for loaders): zero weights, nothing drawn from the Rng
+  const blank = new GPT2Model(tiny, { seed: 5, init: false });
+  assert.ok(blank.h[1].mlp.c_proj.weight.data.every((v) => v === 0) && blank.wte.weight.data.every((v) => v === 0));
+  assert.deepEqual(blank.rng.getState(), new GPT2Model({ ...tiny, n_layers: 1 }, { seed: 5, init: false }).rng.getState());
+});
+
+test('forward: [B,T,V] logits and a loss with targets; the last position only without', () => {
+  const model = new GPT2Model(tiny, { seed: 1 });
+  const tokens = Int32Array.from({ length: 2 * 5 }, (_, i) => (i * 7) % 40);
+  const targets = Int32Array.from({ length: 2 * 5 }, (_, i) => (i * 3) % 40);
+  const full = noGrad(() => model.forward(tokens, [2, 5], targets));
+  assert.deepEqual(full.logits.shape, [2, 5, 40]);
+  assert.ok(Math.abs(full.loss!.item() - Math.log(40)) < 0.1, 'a fresh model is near uniform');
+  const last = noGrad(() => model.forward(tokens, [2, 5]));
+  assert.deepEqual(last.logits.shape, [2, 1, 40]);
+  assert.equal(last.loss, null);
+  const fullData = full.logits.data;
+  const lastData = last.logits.data;
+  for (let b = 0; b < 2; b++) {
+    for (let v = 0; v < 40; v++) assert.ok(Math.abs(lastData[b * 40 + v] - fullData[(b * 5 + 4) * 40 + v]) < 1e-6);
+  }
+  // ignored targets (−1) do not count
+  const ignored = Int32Array.from(targets, (t, i) => (i % 5 === 0 ? -1 : t));
+  assert.ok(Number.isFinite(noGrad(() => model.forward(tokens, [2, 5], ignored)).loss!.item()));
+});
+
+test('forward with a KV cache, a token at a time, gives the logits of the full forward', () => {
+  const model = new GPT2Model(tiny, { seed: 2 });
+  const tokens = Int32Array.from([3, 14, 15, 9, 26, 5, 35]);
+  const cache = model.newCache();
+  noGrad(() => {
+    model.forward(tokens.subarray(0, 4), [1, 4], null, cache); // a prompt of 4
+    for (let t = 4; t < tokens.length; t++) {
+      const step = model.forward(tokens.subarray(t, t + 1), [1, 1], null, cache).logits.data;
+      const full = model.forward(tokens.subarray(0, t + 1), [1, t + 1]).logits.data;
+      for (let v = 0; v < 40; v++) assert.ok(Math.abs(step[v] - full[v]) < 1e-5, `position ${t}, logit ${v}`);
+    }
+  });
+  assert.equal(cache[0].k!.shape[2], tokens.length);
+});
+
+test('dropout: the seed fixes the masks; eval mode turns it off', () => {
+  const cfg = { ...tiny, dropout: 0.2 };
+  const tokens = Int32Array.from([1, 2, 3, 4, 5, 6]);
+  const targets = Int32Array.from([2, 3, 4, 5, 6, 7]);
+  const loss = (m: GPT2Model) => noGrad(() => m.forward(tokens, [1, 6], targets).loss!.item());
+  const a = new GPT2Model(cfg, { seed: 9 });
+  const b = new GPT2Model(cfg, { seed: 9 });
+  assert.equal(loss(a), loss(b));
+  assert.notEqual(loss(a), loss(a)); // new masks each call
+  const noDropout = new GPT2Model(tiny, { seed: 9 });
+  a.eval();
+  assert.equal(loss(a), loss(noDropout)); // same weights: init draws come before any mask
+  assert.equal(loss(a), loss(a));
+});
+
+test('errors: sequence longer than n_ctx, token ids out of range, mismatched shapes', () => {
+  const long = new GPT2Model(makeConfig({ n_layers: 1, d_model: 8, n_heads: 2, vocab_size: 50257, n_ctx: 1024 }));
+  assert.throws(() => long.forward(new Int32Array(2000), [1, 2000]), { message: 'GPT2Model.forward: sequence length 2000 exceeds n_ctx 1024' });
+  const model = new GPT2Model(tiny);
+  assert.throws(() => model.forward(Int32Array.from([1, 2, 3, 4, 40, 6]), [2, 3]), /token id 40 at position 1 of row 1 is out of range \[0, 40\)/);
+  assert.throws(() => model.forward(Int32Array.from([1, -1]), [1, 2]), /token id -1 at position 1 of row 0/);
+  assert.throws(() => model.forward(Int32Array.from([1, 2, 3]), [2, 2]), /3 tokens do not fill shape \[2, 2\]/);
+  assert.throws(() => model.forward(Int32Array.from([1, 2]), [1, 2], Int32Array.from([1])), /1 targets for 2 tokens/);
+  assert.throws(() => model.forward(Int32Array.from([1, 2]), [1, 2], Int32Array.from([1, 40])), /target 40/);
+  const cache = model.newCache();
+  noGrad(() => model.forward(new Int32Array(10), [1, 10], null, cache));
+  assert.throws(() => model.forward(new Int32Array(3), [1, 3], null, cache), /sequence length 13 \(3 new after 10 cached\) exceeds n_ctx 12/);
+});
