@@ -1,0 +1,367 @@
+// Conformance of the gpu.js backends (webasm, headlessgl, webgpu) with the reference backend:
+// fast-check properties over every gpu.js kernel on small random shapes, plus fixed cases that
+// cross the limits where gpu.js gives wrong answers silently — a loop past 1000 iterations
+// (loopMaxIterations), 50257 columns (wider than a GL texture), flat indices past 2²⁴ — and
+// checks that the requested mode really ran, that intermediates stay on the device, and that
+// webgpu's 128 MiB buffer cap degrades to the host instead of failing.
+//
+// A backend that cannot start here (no lavapipe, `gl` not built, no display) is SKIPPED with
+// the reason, never failed. headlessgl needs an X display: without DISPLAY this file re-runs
+// its headlessgl part in a child under `xvfb-run -a` when xvfb-run exists.
+//
+// Tolerances (u = 2⁻²⁴ ≈ 6e-8; the reference accumulates in float64, the kernels in float32,
+// and the devices' exp/log are good to a few ulps):
+//   matmul, rows sums:   |Δ| ≤ 4u·k·(|A|·|B|)_ij + 1e-7 — k float32 additions, each off by ≤ u·Σ|terms|;
+//   exp-based outputs:   |Δ| ≤ 1e-5·|ref| + 1e-6 (softmax, CE gradient, attention, GELU);
+//                        GELU's derivative cancels terms (0.5·(1+t) against x·(1−t²)): 1e-5·(1 + |ref|);
+//   log-domain outputs:  |Δ| ≤ 2e-6·(1 + |ref|)·√cols (lse, loss, log-softmax);
+//   LayerNorm, AdamW:    |Δ| ≤ 1e-5·(1 + |ref|)·√rows (parameter gradients sum over rows).
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { referenceBackend as ref } from '../src/autograd/backend/index.ts';
+import type { Backend, HostArray, MatmulParams, Storage, UnaryOp } from '../src/autograd/backend/backend.ts';
+import {
+  createHeadlessGLBackend,
+  createWebAsmBackend,
+  createWebGPUBackend,
+  kernelClassesOf,
+  resetTransferStats,
+  transferStats,
+} from '../src/autograd/backend/gpujs/index.ts';
+import { createDeviceBackend } from '../src/autograd/backend/gpujs/device.ts';
+import { KERNEL_CLASS, Launcher, type GpuMode } from '../src/autograd/backend/gpujs/launch.ts';
+import { Rng } from '../src/autograd/random.ts';
+
+fc.configureGlobal({ includeErrorInReport: true });
+
+const FACTORIES: Record<GpuMode, () => Promise<Backend>> = {
+  webasm: createWebAsmBackend,
+  headlessgl: createHeadlessGLBackend,
+  webgpu: createWebGPUBackend,
+};
+/** Set in the xvfb-run child: run only this backend. */
+const ONLY = process.env.TSGRAD_GPUJS_ONLY as GpuMode | undefined;
+/** fast-check runs per property: every new shape compiles new kernels, and GL compiles slowest. */
+const RUNS: Record<GpuMode, number> = { webasm: 10, webgpu: 10, headlessgl: 5 };
+
+function rand(n: number, seed: number, scale = 1): Float32Array {
+  const r = new Rng(seed);
+  return Float32Array.from({ length: n }, () => (2 * r.uniform() - 1) * scale);
+}
+
+/** Asserts |got − want| ≤ tol(i, want[i]) everywhere, naming the worst element. */
+function close(got: Storage, want: Storage, tol: (i: number, w: number) => number, what: string): void {
+  assert.ok(got instanceof Float32Array || got instanceof Float64Array, `${what}: not host memory`);
+  assert.ok(want instanceof Float32Array || want instanceof Float64Array);
+  assert.equal(got.length, want.length, `${what}: length`);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < want.length; i++) {
+    const excess = Math.abs(got[i] - want[i]) - tol(i, want[i]);
+    if (!(excess <= worstExcess)) {
+      worst = i;
+      worstExcess = Number.isNaN(excess) ? Infinity : excess;
+    }
+  }
+  if (worst >= 0) assert.fail(`${what}: element ${worst} is ${got[worst]}, reference ${want[worst]} (tolerance exceeded by ${worstExcess})`);
+}
+const expTol = (_i: number, w: number): number => 1e-5 * Math.abs(w) + 1e-6;
+const logTol = (cols: number) => (_i: number, w: number): number => 2e-6 * (1 + Math.abs(w)) * Math.sqrt(cols);
+const lnTol = (rows: number) => (_i: number, w: number): number => 1e-5 * (1 + Math.abs(w)) * Math.sqrt(rows);
+
+/** |A|·|B| for the matmul bound, computed with the reference on absolute values. */
+function matmulTol(a: HostArray, b: HostArray, p: MatmulParams): (i: number) => number {
+  const absAB = ref.matmul(a.map(Math.abs), b.map(Math.abs), p) as HostArray;
+  const u = 2 ** -24;
+  return (i) => 4 * u * p.k * absAB[i] + 1e-7;
+}
+
+const on = (B: Backend, x: HostArray): Storage => B.fromHost(x);
+const back = (B: Backend, s: Storage): Promise<HostArray> => B.toHostAsync(s);
+
+/** The whole conformance suite for one backend. */
+async function suite(t: TestContext, mode: GpuMode, B: Backend): Promise<void> {
+  await t.test('matmul: batched, transposed, shared operands', async () => {
+    const shape = fc.record({
+      batch: fc.integer({ min: 1, max: 3 }),
+      m: fc.integer({ min: 1, max: 9 }),
+      k: fc.integer({ min: 1, max: 9 }),
+      n: fc.integer({ min: 1, max: 9 }),
+      transA: fc.boolean(),
+      transB: fc.boolean(),
+      aBatched: fc.boolean(),
+      bBatched: fc.boolean(),
+      seed: fc.nat(),
+    });
+    await fc.assert(
+      fc.asyncProperty(shape, async ({ seed, ...p }) => {
+        const a = rand((p.aBatched ? p.batch : 1) * p.m * p.k, seed);
+        const b = rand((p.bBatched ? p.batch : 1) * p.k * p.n, seed + 1);
+        close(await back(B, B.matmul(on(B, a), on(B, b), p)), ref.matmul(a, b, p) as HostArray, matmulTol(a, b, p), 'matmul');
+      }),
+      { numRuns: RUNS[mode] },
+    );
+  });
+
+  await t.test('softmax, log-softmax and their backward', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 12 }), fc.nat(), async (rows, cols, seed) => {
+        const x = rand(rows * cols, seed, 5);
+        const dy = rand(rows * cols, seed + 1);
+        const y = ref.softmax(x, rows, cols) as HostArray;
+        const ly = ref.logSoftmax(x, rows, cols) as HostArray;
+        close(await back(B, B.softmax(on(B, x), rows, cols)), y, expTol, 'softmax');
+        close(await back(B, B.logSoftmax(on(B, x), rows, cols)), ly, logTol(cols), 'logSoftmax');
+        close(await back(B, B.softmaxBackward(on(B, y), on(B, dy), rows, cols)), ref.softmaxBackward(y, dy, rows, cols) as HostArray, expTol, 'softmaxBackward');
+        close(await back(B, B.logSoftmaxBackward(on(B, ly), on(B, dy), rows, cols)), ref.logSoftmaxBackward(ly, dy, rows, cols) as HostArray, logTol(cols), 'logSoftmaxBackward');
+      }),
+      { numRuns: RUNS[mode] },
+    );
+  });
+
+  await t.test('cross-entropy forward and backward, with ignored rows', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 2, max: 12 }), fc.nat(), async (rows, cols, seed) => {
+        await checkCrossEntropy(B, rows, cols, seed);
+      }),
+      { numRuns: RUNS[mode] },
+    );
+  });
+
+  await t.test('layerNorm forward and backward', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 12 }), fc.nat(), async (rows, cols, seed) => {
+        await checkLayerNorm(B, rows, cols, seed);
+      }),
+      { numRuns: RUNS[mode] },
+    );
+  });
+
+  await t.test('causal attention forward and backward (Tq ≤ Tk: prefill and KV-cache steps)', async () => {
+    const shape = fc
+      .record({ BH: fc.integer({ min: 1, max: 3 }), Tq: fc.integer({ min: 1, max: 6 }), extra: fc.integer({ min: 0, max: 3 }), D: fc.integer({ min: 1, max: 5 }), seed: fc.nat() })
+      .map(({ extra, ...s }) => ({ ...s, Tk: s.Tq + extra }));
+    await fc.assert(
+      fc.asyncProperty(shape, async ({ BH, Tq, Tk, D, seed }) => {
+        const p = { BH, Tq, Tk, D, scale: 1 / Math.sqrt(D) };
+        const q = rand(BH * Tq * D, seed);
+        const k = rand(BH * Tk * D, seed + 1);
+        const v = rand(BH * Tk * D, seed + 2);
+        const dout = rand(BH * Tq * D, seed + 3);
+        const want = ref.attention(q, k, v, p);
+        const got = B.attention(on(B, q), on(B, k), on(B, v), p);
+        close(await back(B, got.out), want.out, expTol, 'attention out');
+        close(await back(B, got.lse), want.lse, logTol(Tk), 'attention lse');
+        const wg = ref.attentionBackward(dout, q, k, v, want.out, want.lse, p);
+        const g = B.attentionBackward(on(B, dout), on(B, q), on(B, k), on(B, v), got.out, got.lse, p);
+        const gradTol = (_i: number, w: number): number => 1e-5 * (1 + Math.abs(w)) * Tk;
+        close(await back(B, g.dq), wg.dq, gradTol, 'attention dq');
+        close(await back(B, g.dk), wg.dk, gradTol, 'attention dk');
+        close(await back(B, g.dv), wg.dv, gradTol, 'attention dv');
+      }),
+      { numRuns: RUNS[mode] },
+    );
+  });
+
+  await t.test('unary ops, GELU backward, same-shape binary ops', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 40 }), fc.nat(), async (n, seed) => {
+        const x = rand(n, seed, 3);
+        const y = rand(n, seed + 1, 3);
+        const ops: UnaryOp[] = ['neg', 'exp', 'tanh', 'relu', 'step', 'gelu'];
+        for (const op of ops) close(await back(B, B.unary(op, on(B, x))), ref.unary(op, x) as HostArray, expTol, `unary ${op}`);
+        const pos = x.map(Math.abs);
+        for (const op of ['log', 'sqrt'] as const) close(await back(B, B.unary(op, on(B, pos))), ref.unary(op, pos) as HostArray, logTol(1), `unary ${op}`);
+        close(await back(B, B.geluBackward(on(B, x), on(B, y))), ref.geluBackward(x, y) as HostArray, lnTol(1), 'geluBackward');
+        for (const op of ['add', 'sub', 'mul', 'div', 'eq'] as const) {
+          close(await back(B, B.binary(op, on(B, x), [n], on(B, y), [n], [n])), ref.binary(op, x, [n], y, [n], [n]) as HostArray, expTol, `binary ${op}`);
+        }
+      }),
+      { numRuns: RUNS[mode] },
+    );
+  });
+
+  await t.test('adamw', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 5 }), fc.nat(), async (n, step, seed) => {
+        const hp = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step };
+        const [p, g, m] = [rand(n, seed), rand(n, seed + 1), rand(n, seed + 2, 0.1)];
+        const v = rand(n, seed + 3, 0.01).map(Math.abs);
+        const got = B.adamw(on(B, p), on(B, g), on(B, m), on(B, v), hp);
+        const want = ref.adamw(p.slice(), g, m.slice(), v.slice(), hp); // the reference updates in place
+        close(await back(B, got.param), want.param, lnTol(1), 'adamw param');
+        close(await back(B, got.m), want.m, lnTol(1), 'adamw m');
+        close(await back(B, got.v), want.v, lnTol(1), 'adamw v');
+      }),
+      { numRuns: RUNS[mode] },
+    );
+  });
+
+  await t.test('ops without kernels run on the reference (embedding, reduce, broadcast binary)', async () => {
+    const w = rand(5 * 3, 1);
+    const ids = Int32Array.from([4, 0, 4]);
+    close(await back(B, B.embedding(on(B, w), ids, 5, 3)), ref.embedding(w, ids, 5, 3) as HostArray, () => 0, 'embedding');
+    close(await back(B, B.reduce('sum', on(B, w), [5, 3], 0)), ref.reduce('sum', w, [5, 3], 0) as HostArray, expTol, 'reduce');
+    const bias = rand(3, 2);
+    close(await back(B, B.binary('add', on(B, w), [5, 3], on(B, bias), [3], [5, 3])), ref.binary('add', w, [5, 3], bias, [3], [5, 3]) as HostArray, () => 0, 'broadcast add');
+  });
+
+  // ---- past the limits ----------------------------------------------------------------------
+  await t.test('loops past 1000 iterations (gpu.js loopMaxIterations)', async () => {
+    const p = { batch: 1, m: 2, k: 1500, n: 3, transA: false, transB: true, aBatched: false, bBatched: false };
+    const a = rand(2 * 1500, 7);
+    const b = rand(3 * 1500, 8);
+    close(await back(B, B.matmul(on(B, a), on(B, b), p)), ref.matmul(a, b, p) as HostArray, matmulTol(a, b, p), 'matmul k = 1500');
+    await checkLayerNorm(B, 1100, 3, 9); // dweight, dbias loop over 1100 rows
+  });
+
+  await t.test('50257 columns: a GPT-2 vocabulary row (wider than a GL texture)', async () => {
+    await checkCrossEntropy(B, 4, 50257, 11); // 4 rows: split as [cols, 2, 2] on GL
+    await checkCrossEntropy(B, 3, 50257, 12); // 3 rows (prime): GL cannot lay it out, takes the reference
+    const x = rand(2 * 50257, 13, 5);
+    close(await back(B, B.softmax(on(B, x), 2, 50257)), ref.softmax(x, 2, 50257) as HostArray, expTol, 'softmax 50257');
+  });
+
+  await t.test('flat indices past 2²⁴ (a [334, 50257] logits matrix, 16.8 M values)', async () => {
+    const rows = 334;
+    const V = 50257;
+    assert.ok(rows * V > 2 ** 24);
+    const p = { batch: 1, m: rows, k: 2, n: V, transA: false, transB: true, aBatched: false, bBatched: false };
+    const a = rand(rows * 2, 14);
+    const w = rand(V * 2, 15);
+    const want = ref.matmul(a, w, p) as HostArray;
+    const logits = B.matmul(on(B, a), on(B, w), p);
+    close(await back(B, logits), want, matmulTol(a, w, p), 'lm-head matmul');
+    const targets = Int32Array.from({ length: rows }, (_, i) => (i * 7919) % V);
+    targets[rows - 1] = V - 1; // the very last element
+    const dloss = new Float32Array(rows).fill(1 / rows);
+    const wantCe = ref.crossEntropy(want, targets, rows, V, -100);
+    const ce = B.crossEntropy(logits, targets, rows, V, -100);
+    close(await back(B, ce.loss), wantCe.loss, logTol(V), 'loss');
+    const dx = B.crossEntropyBackward(logits, ce.lse, targets, on(B, dloss), rows, V, -100);
+    close(await back(B, dx), ref.crossEntropyBackward(want, wantCe.lse, targets, dloss, rows, V, -100) as HostArray, expTol, 'dlogits');
+  });
+
+  // ---- device behaviour ------------------------------------------------------------------------
+  await t.test('a chain of kernels transfers only its inputs and its final result', async () => {
+    const p = { batch: 1, m: 4, k: 6, n: 5, transA: false, transB: false, aBatched: false, bBatched: false };
+    const a = rand(4 * 6, 16);
+    const b = rand(6 * 5, 17);
+    resetTransferStats();
+    const h = B.softmax(B.unary('gelu', B.matmul(on(B, a), on(B, b), p)), 4, 5);
+    const got = await back(B, h);
+    const want = ref.softmax(ref.unary('gelu', ref.matmul(a, b, p)), 4, 5) as HostArray;
+    close(got, want, expTol, 'chain');
+    const s = transferStats();
+    const device = mode !== 'webasm';
+    assert.deepEqual([s.uploads, s.readbacks], device ? [2, 1] : [0, 0], JSON.stringify(s));
+  });
+
+  await t.test(`toHost is ${mode === 'webgpu' ? 'refused (async only)' : 'synchronous'}`, async () => {
+    const x = on(B, rand(3, 18));
+    if (mode === 'webgpu') {
+      assert.equal(B.asyncOnly, true);
+      assert.throws(() => B.toHost(x), /await tensor\.toArray\(\)/);
+    } else {
+      assert.equal(B.asyncOnly, false);
+      close(B.toHost(B.unary('neg', x)), rand(3, 18).map((v) => -v), () => 0, 'toHost');
+    }
+  });
+
+  await t.test(`every kernel ran as ${KERNEL_CLASS[mode]}`, () => {
+    assert.deepEqual(kernelClassesOf(B), [KERNEL_CLASS[mode]]);
+  });
+}
+
+async function checkCrossEntropy(B: Backend, rows: number, cols: number, seed: number): Promise<void> {
+  const x = rand(rows * cols, seed, 5);
+  const r = new Rng(seed + 1);
+  const targets = Int32Array.from({ length: rows }, (_, i) => (i === 0 && rows > 1 ? -100 : Math.floor(r.uniform() * cols)));
+  const dloss = rand(rows, seed + 2);
+  const want = ref.crossEntropy(x, targets, rows, cols, -100);
+  const xs = on(B, x);
+  const got = B.crossEntropy(xs, targets, rows, cols, -100);
+  close(await back(B, got.loss), want.loss, logTol(cols), `CE loss [${rows}, ${cols}]`);
+  close(await back(B, got.lse), want.lse, logTol(cols), `CE lse [${rows}, ${cols}]`);
+  const dx = B.crossEntropyBackward(xs, got.lse, targets, on(B, dloss), rows, cols, -100);
+  close(await back(B, dx), ref.crossEntropyBackward(x, want.lse, targets, dloss, rows, cols, -100) as HostArray, expTol, `CE dlogits [${rows}, ${cols}]`);
+}
+
+async function checkLayerNorm(B: Backend, rows: number, cols: number, seed: number): Promise<void> {
+  const x = rand(rows * cols, seed, 2);
+  const w = rand(cols, seed + 1);
+  const b = rand(cols, seed + 2);
+  const dy = rand(rows * cols, seed + 3);
+  const want = ref.layerNorm(x, w, b, rows, cols, 1e-5);
+  const [xs, ws] = [on(B, x), on(B, w)];
+  const got = B.layerNorm(xs, ws, on(B, b), rows, cols, 1e-5);
+  close(await back(B, got.y), want.y, lnTol(1), 'layerNorm y');
+  close(await back(B, got.mean), want.mean, lnTol(1), 'layerNorm mean');
+  close(await back(B, got.rstd), want.rstd, lnTol(1), 'layerNorm rstd');
+  const wg = ref.layerNormBackward(dy, x, w, want.mean, want.rstd, rows, cols);
+  const g = B.layerNormBackward(on(B, dy), xs, ws, got.mean, got.rstd, rows, cols);
+  close(await back(B, g.dx), wg.dx, lnTol(1), 'layerNorm dx');
+  close(await back(B, g.dweight), wg.dweight, lnTol(rows), 'layerNorm dweight');
+  close(await back(B, g.dbias), wg.dbias, lnTol(rows), 'layerNorm dbias');
+}
+
+/** Opens a backend, or skips the test saying why it is unavailable here. */
+async function open(t: TestContext, mode: GpuMode): Promise<Backend | null> {
+  try {
+    return await FACTORIES[mode]();
+  } catch (e) {
+    t.skip(`${mode} unavailable: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+for (const mode of ['webasm', 'headlessgl', 'webgpu'] as const) {
+  if (ONLY && ONLY !== mode) continue;
+  test(mode, async (t) => {
+    if (mode === 'headlessgl' && !process.env.DISPLAY) {
+      // a GL context needs an X server: re-run this part under a virtual one
+      if (spawnSync('xvfb-run', ['--help'], { stdio: 'ignore' }).error) {
+        t.skip('headlessgl: DISPLAY is unset and xvfb-run is missing (apt-get install xvfb xauth)');
+        return;
+      }
+      const file = fileURLToPath(import.meta.url);
+      const env: NodeJS.ProcessEnv = { ...process.env, TSGRAD_GPUJS_ONLY: 'headlessgl' };
+      delete env.NODE_TEST_CONTEXT; // else the child's node:test sees a parent and runs nothing
+      const child = spawnSync('xvfb-run', ['-a', process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', file], {
+        env,
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
+      const out = `${child.stdout}${child.stderr}`;
+      for (const line of out.split('\n')) if (line.trim()) t.diagnostic(`[xvfb-run] ${line}`);
+      assert.equal(child.status, 0, 'the headlessgl tests under xvfb-run failed (output above)');
+      assert.match(out, /^ℹ pass [1-9]/m, 'the child under xvfb-run ran no tests');
+      const skipped = /^﹣ headlessgl .*# (.*)$/m.exec(out);
+      if (skipped) t.skip(`under xvfb-run: ${skipped[1]}`);
+      return;
+    }
+    const B = await open(t, mode);
+    if (B) await suite(t, mode, B);
+  });
+}
+
+test('webgpu: tensors above the device buffer limit live on the host (lavapipe: 128 MiB)', async (t) => {
+  if (ONLY) {
+    t.skip(`this run is only ${ONLY}`);
+    return;
+  }
+  if (!(await open(t, 'webgpu'))) return;
+  // the same device backend with a 64-value cap, so small tensors cross it
+  const B = createDeviceBackend({ name: 'webgpu', launcher: new Launcher('webgpu'), asyncOnly: true, maxElements: 64, rowSplit: (rows) => [rows, 1] });
+  const p = { batch: 1, m: 6, k: 4, n: 20, transA: false, transB: false, aBatched: false, bBatched: false };
+  const a = rand(6 * 4, 19);
+  const b = rand(4 * 20, 20); // 80 values: kept on the host
+  const want = ref.matmul(a, b, p) as HostArray;
+  const c = B.matmul(B.fromHost(a), B.fromHost(b), p); // 120 values out: computed on the host
+  close(await back(B, c), want, matmulTol(a, b, p), 'matmul across the cap');
+  close(await back(B, B.softmax(c, 6, 20)), ref.softmax(want, 6, 20) as HostArray, expTol, 'softmax of a host-kept tensor');
+  close(await back(B, B.fill(100, 2, 'float32')), new Float32Array(100).fill(2), () => 0, 'fill across the cap');
+});
