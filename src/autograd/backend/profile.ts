@@ -1,9 +1,10 @@
 // A kernel profiler: wraps the current backend so every kernel call is timed, grouped by
 // kernel name and by phase (forward, or backward while Tensor.backward runs).
 // Promise: `profiler.start()` / `profiler.stop(title)` bracket one training step and return
-// a table of milliseconds per kernel; outside start/stop the wrapper costs one flag test.
+// a table of milliseconds per kernel and the step's host↔device transfers; outside start/stop the wrapper costs one flag test.
 // On a device backend a kernel returns before the GPU finishes, so times are launch costs.
 import type { Backend } from './backend.ts';
+import { resetTransferStats, transferStats } from './transfers.ts';
 
 type Phase = 'forward' | 'backward';
 
@@ -14,6 +15,7 @@ class Profiler {
 
   start(): void {
     this.times.clear();
+    resetTransferStats();
     this.active = true;
     this.phase = 'forward';
   }
@@ -37,7 +39,9 @@ class Profiler {
     const rows = [...this.times].sort((a, b) => b[1].ms - a[1].ms);
     const total = rows.reduce((s, [, t]) => s + t.ms, 0);
     const lines = rows.map(([k, t]) => `  ${k.padEnd(32)} ${t.ms.toFixed(2).padStart(10)} ms ${String(t.calls).padStart(6)} calls ${((100 * t.ms) / total).toFixed(1).padStart(5)}%`);
-    return [`profile (${title}): ${total.toFixed(1)} ms in kernels`, ...lines].join('\n');
+    const t = transferStats(); // device backends only: host ↔ device crossings
+    const moved = `${t.uploads} uploads (${(t.uploadBytes / 2 ** 20).toFixed(2)} MiB), ${t.readbacks} readbacks (${(t.readbackBytes / 2 ** 20).toFixed(2)} MiB)`;
+    return [`profile (${title}): ${total.toFixed(1)} ms in kernels; ${moved}`, ...lines].join('\n');
   }
 }
 

@@ -11,7 +11,7 @@ import { KERNEL_CLASS, Launcher, flatten, loadGpuJs, type GpuMode } from './laun
 import { hotOps } from './ops.ts';
 import { copy } from './kernels.ts';
 
-export { transferStats, resetTransferStats, type TransferStats } from './transfers.ts';
+export { transferStats, resetTransferStats, type TransferStats } from '../transfers.ts';
 
 const launchers = new WeakMap<Backend, Launcher>();
 

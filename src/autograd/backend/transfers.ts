@@ -1,4 +1,4 @@
-// Counts the bytes that cross between the CPU and a gpu.js device (webgpu, headlessgl).
+// Counts the bytes that cross between the CPU and a device backend (webgpu, headlessgl).
 // Promise: every upload (host → device) and readback (device → host) the gpujs backends
 // make goes through countUpload / countReadback, so `--profile` can show what moved.
 
