@@ -29,7 +29,8 @@ export const PRESETS: Record<PresetName, GPT2Config> = {
   'gpt2-large': openai(36, 1280, 20), // 774M
   'gpt2-xl': openai(48, 1600, 25), // 1558M
   // small enough to train on two CPU cores; the tokenizer is still GPT-2's, hence vocab 50257
-  tinystories: { ...openai(4, 192, 4), n_ctx: 256, dropout: 0 },
+  // d_model 128, 4 layers, T 128: the nanoGPT-style model issue 5 compares PyTorch on
+  tinystories: { ...openai(4, 128, 4), n_ctx: 128, dropout: 0 },
   overfit: { ...openai(2, 64, 4), n_ctx: 64, dropout: 0 },
 };
 
