@@ -180,6 +180,8 @@ export const v128 = {
   store: (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, ...simd(0x0b), ...mem(4, offset)],
   zero: (): Code => [...simd(0x0c), ...new Array<number>(16).fill(0)],
   and: vbin(0x4e),
+  /** andnot(a, b) = a & ~b */
+  andnot: vbin(0x4f),
   or: vbin(0x50),
   /** bitselect(a, b, mask) = (a & mask) | (b & ~mask) */
   bitselect: (a: Code, b: Code, mask: Code): Code => [...a, ...b, ...mask, ...simd(0x52)],
@@ -202,6 +204,10 @@ export const f32x4 = {
   div: vbin(0xe7),
   min: vbin(0xe8),
   max: vbin(0xe9),
+  /** pmin(a, b) = b < a ? b : a — one x64 instruction (minps), unlike min's NaN rules. */
+  pmin: vbin(0xea),
+  /** pmax(a, b) = a < b ? b : a (maxps). */
+  pmax: vbin(0xeb),
   convert_i32x4_s: vun(0xfa),
   /** relaxed-SIMD fused multiply-add a·b + c (needs the relaxed-simd feature). */
   relaxedMadd: (a: Code, b: Code, c: Code): Code => [...a, ...b, ...c, ...simd(0x105)],

@@ -1,0 +1,292 @@
+// Property tests of the fast CPU backend ('cpu') against the reference backend ('js'): every
+// fast kernel on random shapes (odd sizes, 1, primes, sizes either side of the GEMM blocking
+// and thread-split thresholds, one 50257-column vocab row case) within stated tolerances.
+//
+// Tolerances, and why. u = 2⁻²⁴ ≈ 6e-8 is the f32 unit roundoff. The reference accumulates
+// in f64, so the difference is the fast kernel's own f32 rounding:
+//   matmul:   |Δ_ij| ≤ 1e-6·√k·(|A|·|B|)_ij + 1e-30. Each of the k f32 additions errs by at
+//             most u·(Σ|terms| so far) ≤ u·(|A||B|)_ij; random errors add like a random walk,
+//             ≈ u·√k·(|A||B|)_ij, and 1e-6 ≈ 16u leaves room for the blocked sum order.
+//   exp-based row kernels (softmax, CE, attention, GELU): the polynomial exp is accurate to
+//             ~1e-7 relative, but exp(x − max) also inherits the f32 rounding of x − max
+//             (≤ u·|x − max|, |x| ≤ 10 here), so |Δ| ≤ 1e-5·|ref| (+ a tiny absolute floor);
+//             log-domain outputs are compared to a few ulps: |Δ| ≤ 5e-7·(1 + |ref|).
+//   LayerNorm: 1e-5·(1+|ref|) for y and dx; dweight/dbias sum over rows: 1e-5·√rows·(1+|ref|).
+//   AdamW and the binary fast paths do the reference's operations in the same order: exact.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { referenceBackend as ref } from '../src/autograd/backend/index.ts';
+import { createCpuBackend, type CpuBackend } from '../src/autograd/backend/cpu/index.ts';
+import { Rng } from '../src/autograd/random.ts';
+import type { HostArray, MatmulParams } from '../src/autograd/backend/backend.ts';
+
+fc.configureGlobal({ includeErrorInReport: true }); // show the failing assertion, not just the inputs
+
+let cpu: CpuBackend; // the default: one thread per core
+let cpu3: CpuBackend; // three threads (more than the cores here), to exercise 3-way splits
+let cpuNoFma: CpuBackend; // mul + add instead of relaxed-SIMD FMA: the 5×8 micro-kernel
+before(async () => {
+  cpu = await createCpuBackend();
+  cpu3 = await createCpuBackend({ threads: 3 });
+  cpuNoFma = await createCpuBackend({ threads: 2, fma: false });
+});
+
+function rand(n: number, seed: number, scale = 1): Float32Array {
+  const r = new Rng(seed);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (2 * r.uniform() - 1) * scale;
+  return a;
+}
+
+/** Asserts |got − want| ≤ tol(i) elementwise, reporting the worst element. */
+function close(what: string, got: HostArray, want: HostArray, tol: (i: number) => number): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  assert.ok(got instanceof Float32Array, `${what}: expected a Float32Array result`);
+  let worst = -1;
+  let worstRatio = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    const ok = d <= tol(i) || (Number.isNaN(got[i]) && Number.isNaN(want[i])) || got[i] === want[i];
+    if (!ok) {
+      const ratio = Number.isNaN(d) ? Infinity : d / tol(i);
+      if (ratio > worstRatio || worst < 0) [worst, worstRatio] = [i, ratio];
+    }
+  }
+  if (worst >= 0) assert.fail(`${what}: element ${worst} is ${got[worst]}, reference ${want[worst]} (tolerance ${tol(worst)})`);
+}
+
+const rel = (want: HostArray, r: number, floor = 0) => (i: number) => r * Math.abs(want[i]) + floor;
+const relPlusOne = (want: HostArray, r: number) => (i: number) => r * (1 + Math.abs(want[i]));
+
+// ---- matmul ------------------------------------------------------------------------------
+
+/** Sizes that matter to the GEMM: tiny, primes, the tile sizes (5, 6, 8) ± 1, KC = 256 and MC = 144 ± 1. */
+const dim = fc.constantFrom(1, 2, 3, 5, 6, 7, 8, 9, 13, 17, 31, 64, 97, 127, 143, 144, 145, 255, 256, 257);
+
+function checkMatmul(be: CpuBackend, p: MatmulParams, seed: number): void {
+  const a = rand((p.aBatched ? p.batch : 1) * p.m * p.k, seed);
+  const b = rand((p.bBatched ? p.batch : 1) * p.k * p.n, seed + 1);
+  const got = be.matmul(a, b, p) as HostArray;
+  const want = ref.matmul(a, b, p) as HostArray;
+  const absC = ref.matmul(a.map(Math.abs), b.map(Math.abs), p) as HostArray; // (|A|·|B|)_ij
+  const s = 1e-6 * Math.sqrt(p.k);
+  close(`matmul ${JSON.stringify(p)}`, got, want, (i) => s * absC[i] + 1e-30);
+}
+
+const matmulParams = fc.record({
+  batch: fc.constantFrom(1, 2, 3),
+  m: dim,
+  k: dim,
+  n: dim,
+  transA: fc.boolean(),
+  transB: fc.boolean(),
+  aBatched: fc.boolean(),
+  bBatched: fc.boolean(),
+});
+
+test('matmul: random shapes, all transpose and batching cases', () => {
+  fc.assert(fc.property(matmulParams, fc.nat(), (p, seed) => checkMatmul(cpu, p, seed)), { numRuns: 150 });
+});
+
+test('matmul: three-way thread splits (rows, columns, batches) and the no-FMA kernel', () => {
+  fc.assert(fc.property(matmulParams, fc.nat(), (p, seed) => checkMatmul(cpu3, p, seed)), { numRuns: 60 });
+  fc.assert(fc.property(matmulParams, fc.nat(), (p, seed) => checkMatmul(cpuNoFma, p, seed)), { numRuns: 60 });
+  // shapes past the 128³ threading threshold, split by rows, by columns and by batch
+  for (const [batch, m, k, n] of [[1, 301, 130, 97], [1, 67, 129, 401], [5, 70, 80, 90]]) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        const p = { batch, m, k, n, transA, transB, aBatched: true, bBatched: batch === 1 || transB };
+        checkMatmul(cpu, p, 7);
+        checkMatmul(cpu3, p, 8);
+        checkMatmul(cpuNoFma, p, 9);
+      }
+    }
+  }
+});
+
+test('matmul: GPT-2 lm-head shapes with vocab 50257 (few rows so the reference finishes)', () => {
+  const V = 50257;
+  // logits = x · Wᵀ: [3, 64] × [V, 64]ᵀ
+  checkMatmul(cpu, { batch: 1, m: 3, k: 64, n: V, transA: false, transB: true, aBatched: true, bBatched: true }, 1);
+  // dx = dlogits · W: [2, V] × [V, 16]  (k = 50257 crosses KC 196 times)
+  checkMatmul(cpu, { batch: 1, m: 2, k: V, n: 16, transA: false, transB: false, aBatched: true, bBatched: true }, 2);
+  // dW = dlogitsᵀ · x: [3, V]ᵀ × [3, 24]
+  checkMatmul(cpu, { batch: 1, m: V, k: 3, n: 24, transA: true, transB: false, aBatched: true, bBatched: true }, 3);
+  // n past NC = 2048
+  checkMatmul(cpu, { batch: 1, m: 9, k: 33, n: 4099, transA: false, transB: false, aBatched: true, bBatched: true }, 4);
+});
+
+test('matmul: k = 0 and empty outputs give zeros of the right size', () => {
+  const p = { batch: 2, m: 3, k: 0, n: 4, transA: false, transB: false, aBatched: true, bBatched: true };
+  assert.deepEqual(Array.from(cpu.matmul(new Float32Array(0), new Float32Array(0), p) as HostArray), new Array(24).fill(0));
+  assert.equal((cpu.matmul(new Float32Array(0), new Float32Array(5), { ...p, m: 0, k: 5, n: 1 }) as HostArray).length, 0);
+});
+
+test('matmul: float64 inputs run the reference kernel (and stay float64)', () => {
+  const p = { batch: 1, m: 3, k: 4, n: 5, transA: false, transB: true, aBatched: true, bBatched: true };
+  const a = Float64Array.from(rand(12, 1));
+  const b = Float64Array.from(rand(20, 2));
+  const got = cpu.matmul(a, b, p);
+  assert.ok(got instanceof Float64Array);
+  assert.deepEqual(got, ref.matmul(a, b, p));
+});
+
+// ---- softmax family ------------------------------------------------------------------------
+
+const rowsArb = fc.constantFrom(1, 2, 3, 7, 33);
+const colsArb = fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 31, 64, 129, 1000, 1027);
+
+function checkRows(rows: number, cols: number, seed: number): void {
+  const x = rand(rows * cols, seed, 10);
+  const what = `[${rows}, ${cols}]`;
+  const sm = ref.softmax(x, rows, cols) as HostArray;
+  close(`softmax ${what}`, cpu.softmax(x, rows, cols) as HostArray, sm, rel(sm, 1e-5, 1e-30));
+  const ls = ref.logSoftmax(x, rows, cols) as HostArray;
+  close(`logSoftmax ${what}`, cpu.logSoftmax(x, rows, cols) as HostArray, ls, relPlusOne(ls, 5e-7));
+  const dy = rand(rows * cols, seed + 1);
+  const dsm = ref.softmaxBackward(sm, dy, rows, cols) as HostArray;
+  // dx = y·(dy − Σdy·y): the row dot is summed in f64 by both, so only rounding of y·(…) differs
+  close(`softmaxBackward ${what}`, cpu.softmaxBackward(sm, dy, rows, cols) as HostArray, dsm, (i) => 1e-6 * (Math.abs(dsm[i]) + Math.abs(sm[i])) + 1e-30);
+  const dls = ref.logSoftmaxBackward(ls, dy, rows, cols) as HostArray;
+  close(`logSoftmaxBackward ${what}`, cpu.logSoftmaxBackward(ls, dy, rows, cols) as HostArray, dls, (i) => 1e-5 * (1 + Math.abs(dls[i])));
+  // cross-entropy, with one ignored row when there are several
+  const tr = new Rng(seed + 2);
+  const targets = Int32Array.from({ length: rows }, () => tr.int(cols));
+  if (rows > 1) targets[rows - 1] = -100;
+  const ce = ref.crossEntropy(x, targets, rows, cols, -100);
+  const got = cpu.crossEntropy(x, targets, rows, cols, -100);
+  close(`crossEntropy.lse ${what}`, got.lse as HostArray, ce.lse as HostArray, relPlusOne(ce.lse as HostArray, 5e-7));
+  close(`crossEntropy.loss ${what}`, got.loss as HostArray, ce.loss as HostArray, relPlusOne(ce.lse as HostArray, 1e-6));
+  const dloss = rand(rows, seed + 3);
+  const dce = ref.crossEntropyBackward(x, ce.lse, targets, dloss, rows, cols, -100) as HostArray;
+  // dx = g·p − g at the target: the f32 rounding of g·p (≤ 1e-6·|g|) survives the cancellation
+  close(`crossEntropyBackward ${what}`, cpu.crossEntropyBackward(x, ce.lse, targets, dloss, rows, cols, -100) as HostArray, dce,
+    (i) => 1e-5 * Math.abs(dce[i]) + 1e-6 * Math.abs(dloss[Math.floor(i / cols)]) + 1e-30);
+}
+
+test('softmax, logSoftmax, cross-entropy and backwards: random shapes', () => {
+  fc.assert(fc.property(rowsArb, colsArb, fc.nat(), (rows, cols, seed) => checkRows(rows, cols, seed)), { numRuns: 80 });
+});
+
+test('softmax family: the GPT-2 vocab row (50257 columns), split across threads', () => {
+  checkRows(5, 50257, 11);
+});
+
+test('softmax: masked (−∞) entries give exact zeros; a fully masked row gives NaN like the reference', () => {
+  const x = Float32Array.from([1, -Infinity, 2, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, 0.5]);
+  const got = cpu.softmax(x, 3, 3) as HostArray;
+  const want = ref.softmax(x, 3, 3) as HostArray;
+  assert.equal(got[1], 0);
+  for (let i = 3; i < 6; i++) assert.ok(Number.isNaN(got[i]) && Number.isNaN(want[i]));
+  close('softmax masked', got, want, rel(want, 1e-5, 1e-30));
+  // a NaN logit poisons its row (as in the reference), it is not silently dropped
+  const withNaN = Float32Array.from([1, NaN, 2, 0.5, 1, 2]);
+  const g = cpu.softmax(withNaN, 2, 3) as HostArray;
+  assert.ok([0, 1, 2].every((i) => Number.isNaN(g[i])) && [3, 4, 5].every((i) => !Number.isNaN(g[i])));
+  const ce = cpu.crossEntropy(withNaN, Int32Array.from([0, 1]), 2, 3, -100);
+  const loss = ce.loss as HostArray;
+  assert.ok(Number.isNaN(loss[0]) && !Number.isNaN(loss[1]));
+});
+
+// ---- GELU ---------------------------------------------------------------------------------
+
+test('gelu and geluBackward: random lengths, values in [−8, 8]', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 70000 }), fc.nat(), (n, seed) => {
+      const x = rand(n, seed, 8);
+      const y = ref.unary('gelu', x) as HostArray;
+      close(`gelu n=${n}`, cpu.unary('gelu', x) as HostArray, y, (i) => 1e-6 * (1 + Math.abs(y[i])));
+      const dy = rand(n, seed + 1);
+      const dx = ref.geluBackward(x, dy) as HostArray;
+      close(`geluBackward n=${n}`, cpu.geluBackward(x, dy) as HostArray, dx, (i) => 1e-5 * (Math.abs(dx[i]) + Math.abs(dy[i])) + 1e-30);
+    }),
+    { numRuns: 25 },
+  );
+  // other unary ops fall through to the reference
+  const x = rand(10, 3);
+  assert.deepEqual(cpu.unary('tanh', x), ref.unary('tanh', x));
+});
+
+// ---- attention ----------------------------------------------------------------------------
+
+test('attention forward and backward: causal, Tq ≤ Tk, random shapes', () => {
+  const shape = fc
+    .record({
+      BH: fc.constantFrom(1, 2, 3, 5),
+      Tq: fc.constantFrom(1, 2, 5, 17, 96, 97, 200),
+      extra: fc.constantFrom(0, 0, 1, 3, 40),
+      D: fc.constantFrom(1, 3, 8, 16, 64),
+    })
+    .map(({ BH, Tq, extra, D }) => ({ BH, Tq, Tk: Tq + extra, D, scale: 1 / Math.sqrt(D) }));
+  fc.assert(
+    fc.property(shape, fc.nat(), (p, seed) => {
+      const q = rand(p.BH * p.Tq * p.D, seed, 2);
+      const k = rand(p.BH * p.Tk * p.D, seed + 1, 2);
+      const v = rand(p.BH * p.Tk * p.D, seed + 2);
+      const want = ref.attention(q, k, v, p);
+      const got = cpu.attention(q, k, v, p);
+      const what = JSON.stringify(p);
+      close(`attention.out ${what}`, got.out as HostArray, want.out as HostArray, relPlusOne(want.out as HostArray, 1e-5));
+      close(`attention.lse ${what}`, got.lse as HostArray, want.lse as HostArray, relPlusOne(want.lse as HostArray, 1e-6));
+      const dout = rand(p.BH * p.Tq * p.D, seed + 3);
+      const wb = ref.attentionBackward(dout, q, k, v, want.out, want.lse, p);
+      const gb = cpu.attentionBackward(dout, q, k, v, want.out, want.lse, p);
+      for (const key of ['dq', 'dk', 'dv'] as const) {
+        close(`attention.${key} ${what}`, gb[key] as HostArray, wb[key] as HostArray, relPlusOne(wb[key] as HostArray, 2e-5));
+      }
+    }),
+    { numRuns: 40 },
+  );
+});
+
+// ---- LayerNorm, AdamW, binary --------------------------------------------------------------
+
+test('layerNorm forward and backward', () => {
+  fc.assert(
+    fc.property(fc.constantFrom(1, 2, 7, 64), fc.constantFrom(1, 3, 8, 33, 768), fc.nat(), (rows, cols, seed) => {
+      const x = rand(rows * cols, seed, 3);
+      const w = rand(cols, seed + 1);
+      const b = rand(cols, seed + 2);
+      const want = ref.layerNorm(x, w, b, rows, cols, 1e-5);
+      const got = cpu.layerNorm(x, w, b, rows, cols, 1e-5);
+      for (const key of ['y', 'mean', 'rstd'] as const) close(`layerNorm.${key}`, got[key] as HostArray, want[key] as HostArray, relPlusOne(want[key] as HostArray, 1e-5));
+      const dy = rand(rows * cols, seed + 3);
+      const wb = ref.layerNormBackward(dy, x, w, want.mean, want.rstd, rows, cols);
+      const gb = cpu.layerNormBackward(dy, x, w, want.mean, want.rstd, rows, cols);
+      close('layerNormBackward.dx', gb.dx as HostArray, wb.dx as HostArray, relPlusOne(wb.dx as HostArray, 1e-5));
+      for (const key of ['dweight', 'dbias'] as const) {
+        close(`layerNormBackward.${key}`, gb[key] as HostArray, wb[key] as HostArray, relPlusOne(wb[key] as HostArray, 1e-5 * Math.sqrt(rows)));
+      }
+    }),
+    { numRuns: 30 },
+  );
+});
+
+test('adamw: bit-identical to the reference, in place', () => {
+  const n = 1001;
+  const hp = { lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 7 };
+  const mk = () => [rand(n, 1), rand(n, 2), rand(n, 3, 0.1), rand(n, 4).map(Math.abs)];
+  const [p1, g1, m1, v1] = mk();
+  const [p2, g2, m2, v2] = mk();
+  const got = cpu.adamw(p1, g1, m1, v1, hp);
+  const want = ref.adamw(p2, g2, m2, v2, hp);
+  assert.equal(got.param, p1, 'updates in place');
+  assert.deepEqual(got.param, want.param);
+  assert.deepEqual(got.m, want.m);
+  assert.deepEqual(got.v, want.v);
+});
+
+test('binary add/sub/mul fast paths equal the reference (same shape, bias broadcast), others fall through', () => {
+  const a = rand(6 * 5, 1);
+  const b = rand(6 * 5, 2);
+  const bias = rand(5, 3);
+  for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+    assert.deepEqual(cpu.binary(op, a, [6, 5], b, [6, 5], [6, 5]), ref.binary(op, a, [6, 5], b, [6, 5], [6, 5]));
+    assert.deepEqual(cpu.binary(op, a, [2, 3, 5], bias, [5], [2, 3, 5]), ref.binary(op, a, [2, 3, 5], bias, [5], [2, 3, 5]));
+    assert.deepEqual(cpu.binary(op, a, [6, 5], bias, [1, 5], [6, 5]), ref.binary(op, a, [6, 5], bias, [1, 5], [6, 5]));
+    // a column broadcast [6, 1] is not a fast path: it must still be right
+    const col = rand(6, 4);
+    assert.deepEqual(cpu.binary(op, a, [6, 5], col, [6, 1], [6, 5]), ref.binary(op, a, [6, 5], col, [6, 1], [6, 5]));
+  }
+});
