@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { causalAttention, crossEntropy, dropout, embedding, layerNorm, linear, Rng, tensor, type Tensor } from '../src/autograd/index.ts';
+import { causalAttention, crossEntropy, dropout, embedding, layerNorm, linear, linearCrossEntropy, Rng, tensor, type Tensor } from '../src/autograd/index.ts';
 import { attentionComposed } from '../src/nn/index.ts';
 import { assertSameFunction, checkFloat32, gradcheck } from './helpers/gradcheck.ts';
 import { property, seedArb, shapeArb, t64 } from './helpers/arbitraries.ts';
@@ -118,6 +118,15 @@ describe('crossEntropy', () => {
       (x) => crossEntropyComposed(x, targets, ignoreIndex),
       [t64(shape, seed, { lo: -5, hi: 5 })],
     );
+  });
+
+  property('linearCrossEntropy == crossEntropy(linear(x, W)) (fwd + bwd, both inputs); gradient vs finite differences', ceArb, ({ shape, targets, ignoreIndex, seed }) => {
+    const V = shape[shape.length - 1];
+    const x = t64([...shape.slice(0, -1), 3], seed, { lo: -2, hi: 2 });
+    const w = t64([V, 3], seed + 1, { lo: -1, hi: 1 });
+    const fused = (x: Tensor, w: Tensor) => linearCrossEntropy(x, w, targets, { ignoreIndex });
+    assertSameFunction(fused, (x, w) => crossEntropy(linear(x, w), targets, { ignoreIndex }), [x, w]);
+    gradcheck(fused, [x, w]);
   });
 
   property('loss ≥ 0; a single row gives exactly −log softmax(x)[target]', ceArb, ({ shape, targets, ignoreIndex, seed }) => {

@@ -85,6 +85,25 @@ test('forward: [B,T,V] logits and a loss with targets; the last position only wi
   assert.ok(Number.isFinite(noGrad(() => model.forward(tokens, [2, 5], ignored)).loss!.item()));
 });
 
+test('loss (the fused lm head + cross-entropy) equals forward(...).loss, and so do the gradients', () => {
+  for (const weight_tying of [true, false]) {
+    const model = new GPT2Model({ ...tiny, weight_tying }, { seed: 2 });
+    const tokens = Int32Array.from({ length: 2 * 6 }, (_, i) => (i * 11) % 40);
+    const targets = Int32Array.from({ length: 2 * 6 }, (_, i) => (i % 4 === 0 ? -1 : (i * 5) % 40));
+    const a = model.loss(tokens, [2, 6], targets);
+    a.backward();
+    const gradsA = model.parameters().map((p) => Float32Array.from(p.grad!.data));
+    model.zeroGrad();
+    const b = model.forward(tokens, [2, 6], targets).loss!;
+    b.backward();
+    assert.ok(Math.abs(a.item() - b.item()) <= 1e-6 * b.item(), `loss ${a.item()} vs ${b.item()}`);
+    model.parameters().forEach((p, i) => {
+      const g = p.grad!.data;
+      for (let j = 0; j < g.length; j++) assert.ok(Math.abs(g[j] - gradsA[i][j]) <= 1e-6 + 1e-5 * Math.abs(g[j]), `grad ${i}[${j}] ${gradsA[i][j]} vs ${g[j]}`);
+    });
+  }
+});
+
 test('forward with a KV cache, a token at a time, gives the logits of the full forward', () => {
   const model = new GPT2Model(tiny, { seed: 2 });
   const tokens = Int32Array.from([3, 14, 15, 9, 26, 5, 35]);

@@ -5,7 +5,7 @@ export { concat } from './ops/layout.ts';
 export { linear } from './ops/matmul.ts';
 export { embedding } from './ops/embedding.ts';
 export { dropout } from './ops/dropout.ts';
-export { crossEntropy, type CrossEntropyOptions } from './fused/cross_entropy.ts';
+export { crossEntropy, linearCrossEntropy, type CrossEntropyOptions } from './fused/cross_entropy.ts';
 export { layerNorm } from './fused/layernorm.ts';
 export { causalAttention } from './fused/attention.ts';
 export { Rng } from './random.ts';

@@ -5,7 +5,7 @@
 // same seed gives the same weights and the same dropout masks.
 import type { Tensor } from '../autograd/tensor.ts';
 import { linear } from '../autograd/ops/matmul.ts';
-import { crossEntropy } from '../autograd/fused/cross_entropy.ts';
+import { crossEntropy, linearCrossEntropy } from '../autograd/fused/cross_entropy.ts';
 import { Rng } from '../autograd/random.ts';
 import { Module } from '../nn/module.ts';
 import { Dropout, Embedding, GELU, LayerNorm, Linear } from '../nn/layers.ts';
@@ -125,10 +125,34 @@ export class GPT2Model extends Module {
    */
   forward(tokens: Int32Array, shape: [number, number], targets: Int32Array | null = null, cache: KVCache[] | null = null): GPT2Output {
     const [B, T] = shape;
+    if (targets !== null && targets.length !== B * T) throw new Error(`GPT2Model.forward: ${targets.length} targets for ${B * T} tokens`);
+    const x = this.hidden(tokens, shape, cache); // [B, T, d_model]
+    if (targets !== null) {
+      const logits = this.head(x); // [B, T, V]
+      return { logits, loss: crossEntropy(logits, targets, { ignoreIndex: -1 }) };
+    }
+    return { logits: this.head(x.slice(1, T - 1, T)), loss: null }; // [B, 1, V]
+  }
+
+  /**
+   * The mean cross-entropy alone, what training and evaluation need: the same number as
+   * forward(tokens, shape, targets).loss, but through the fused lm-head + loss op, which
+   * never allocates the [B, T, V] logits (at V = 50257 that allocation costs more than the math).
+   */
+  loss(tokens: Int32Array, shape: [number, number], targets: Int32Array): Tensor {
+    const [B, T] = shape;
+    if (targets.length !== B * T) throw new Error(`GPT2Model.loss: ${targets.length} targets for ${B * T} tokens`);
+    const x = this.hidden(tokens, shape, null); // [B, T, d_model]
+    if (this.lm_head !== null) return crossEntropy(this.head(x), targets, { ignoreIndex: -1 });
+    return linearCrossEntropy(x, this.wte.weight, targets, { ignoreIndex: -1 }); // tied head: wte [V, d_model]
+  }
+
+  /** The transformer trunk: embeddings, the blocks and ln_f; [B, T] ids → [B, T, d_model]. */
+  private hidden(tokens: Int32Array, shape: [number, number], cache: KVCache[] | null): Tensor {
+    const [B, T] = shape;
     const { n_ctx, vocab_size } = this.cfg;
     if (!Number.isInteger(B) || !Number.isInteger(T) || B <= 0 || T <= 0) throw new Error(`GPT2Model.forward: shape [${B}, ${T}] must be two positive integers`);
     if (tokens.length !== B * T) throw new Error(`GPT2Model.forward: ${tokens.length} tokens do not fill shape [${B}, ${T}]`);
-    if (targets !== null && targets.length !== B * T) throw new Error(`GPT2Model.forward: ${targets.length} targets for ${B * T} tokens`);
     if (cache !== null && cache.length !== this.h.length) throw new Error(`GPT2Model.forward: cache has ${cache.length} layers, the model ${this.h.length}`);
     const past = cache?.[0].k?.shape[2] ?? 0; // positions already in the cache
     if (past + T > n_ctx) {
@@ -146,13 +170,7 @@ export class GPT2Model extends Module {
     const pos_emb = this.wpe.forward(positions, [T]); // [T, d_model]
     let x = this.embd_dropout.forward(tok_emb.add(pos_emb)); // [B, T, d_model]
     this.h.forEach((block, i) => (x = block.forward(x, cache?.[i] ?? null))); // [B, T, d_model]
-    x = this.ln_f.forward(x); // [B, T, d_model]
-
-    if (targets !== null) {
-      const logits = this.head(x); // [B, T, V]
-      return { logits, loss: crossEntropy(logits, targets, { ignoreIndex: -1 }) };
-    }
-    return { logits: this.head(x.slice(1, T - 1, T)), loss: null }; // [B, 1, V]
+    return this.ln_f.forward(x); // [B, T, d_model]
   }
 
   /** x [..., d_model] → logits [..., V], reading wte.weight [V, d_model] as Wᵀ (no copy). */

@@ -44,7 +44,7 @@ async function main(args: string[]): Promise<void> {
     for (let first = 0; first < W; first += B) {
       const count = Math.min(B, W - first);
       const { x, y } = data.batch(Int32Array.from({ length: count }, (_, i) => first + i)); // [count, T] each
-      weighted += noGrad(() => model.forward(x, [count, T], y).loss!.item()) * count;
+      weighted += noGrad(() => model.loss(x, [count, T], y).item()) * count;
       if (process.stderr.isTTY) process.stderr.write(`\rwindows ${first + count}/${W}`);
     }
     if (process.stderr.isTTY) process.stderr.write('\n');

@@ -67,8 +67,8 @@ export async function evaluate(model: GPT2Model, data: BatchSource, cfg: TrainCo
   let windows = 0;
   for (const b of batches) {
     const B = b.x.length / cfg.ctx;
-    const { loss } = noGrad(() => model.forward(b.x, [B, cfg.ctx], b.y));
-    total += (await loss!.toArray())[0] * B;
+    const loss = noGrad(() => model.loss(b.x, [B, cfg.ctx], b.y));
+    total += (await loss.toArray())[0] * B;
     windows += B;
   }
   model.train();
@@ -139,9 +139,9 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     let lossSum = 0;
     for (let micro = 0; micro < cfg.gradAccum; micro++) {
       const { x, y } = data.next(batchRng);
-      const { loss } = model.forward(x, [cfg.batchSize, cfg.ctx], y); // scalar
-      loss!.div(cfg.gradAccum).backward();
-      lossSum += (await loss!.toArray())[0];
+      const loss = model.loss(x, [cfg.batchSize, cfg.ctx], y); // scalar
+      loss.div(cfg.gradAccum).backward();
+      lossSum += (await loss.toArray())[0];
     }
     const loss = lossSum / cfg.gradAccum;
     if (!Number.isFinite(loss)) {

@@ -134,6 +134,16 @@ export interface Backend {
   /** dlogits[r] = dloss[r] · (softmax(x[r]) − onehot(target[r])), 0 for ignored rows. */
   crossEntropyBackward(logits: Storage, lse: Storage, targets: Int32Array, dloss: Storage, rows: number, cols: number, ignoreIndex: number): Storage;
 
+  /**
+   * The language-model head and its loss in one: per row of x [N, C], logits = x·wᵀ over the
+   * V rows of w [V, C], then cross-entropy as `crossEntropy`. A fused backend never holds the
+   * [N, V] logits in memory it has to allocate; the composed version (./linear_cross_entropy.ts)
+   * is matmul + crossEntropy. Returns loss [N] and logsumexp [N].
+   */
+  linearCrossEntropy(x: Storage, w: Storage, targets: Int32Array, N: number, C: number, V: number, ignoreIndex: number): { loss: Storage; lse: Storage };
+  /** dx [N, C] = dlogits·w and dw [V, C] = dlogitsᵀ·x, with dlogits as in crossEntropyBackward (recomputed). */
+  linearCrossEntropyBackward(x: Storage, w: Storage, lse: Storage, targets: Int32Array, dloss: Storage, N: number, C: number, V: number, ignoreIndex: number): { dx: Storage; dw: Storage };
+
   /** y = (x − mean) · rstd · weight + bias per row of x [rows, cols]; also returns mean, rstd [rows]. */
   layerNorm(x: Storage, weight: Storage, bias: Storage, rows: number, cols: number, eps: number): { y: Storage; mean: Storage; rstd: Storage };
   layerNormBackward(dy: Storage, x: Storage, weight: Storage, mean: Storage, rstd: Storage, rows: number, cols: number): { dx: Storage; dweight: Storage; dbias: Storage };

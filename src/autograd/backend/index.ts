@@ -5,6 +5,7 @@
 // reference ones, so a backend can implement only its hot ops.
 import type { Backend } from './backend.ts';
 import { referenceBackend } from './reference/index.ts';
+import { composedLinearCrossEntropy } from './linear_cross_entropy.ts';
 
 export type { Backend } from './backend.ts';
 export { referenceBackend };
@@ -47,5 +48,7 @@ export async function setBackend(backend: string | Backend): Promise<Backend> {
  * everywhere else. Both work on host typed arrays, so mixing them costs nothing.
  */
 export function withFallback(name: string, fast: Partial<Backend>): Backend {
-  return { ...referenceBackend, ...fast, name, asyncOnly: false };
+  // composite kernels (linearCrossEntropy) are rebuilt over the new backend's own pieces
+  const backend: Backend = { ...referenceBackend, ...composedLinearCrossEntropy(() => backend), ...fast, name, asyncOnly: false };
+  return backend;
 }

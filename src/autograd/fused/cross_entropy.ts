@@ -5,11 +5,32 @@
 // never forming the [rows, V] log-probabilities. Tests check it equals the composition
 // −logSoftmax(logits)[target] averaged.
 import { fmt } from '../shape.ts';
-import { fromOp, tensor, Tensor, wrap } from '../tensor.ts';
+import { backendOf, fromOp, tensor, Tensor, wrap } from '../tensor.ts';
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are skipped (PyTorch's ignore_index). Default −1. */
   ignoreIndex?: number;
+}
+
+/** Targets as int32, each checked against [0, V) unless ignored; and how many rows count. */
+function checkTargets(op: string, targets: ArrayLike<number>, rows: number, V: number, ignoreIndex: number): { t: Int32Array; count: number } {
+  const t = Int32Array.from(targets);
+  let count = 0;
+  for (let r = 0; r < rows; r++) {
+    // check the caller's number, not only its int32 conversion (2³² − 1 wraps to −1); the
+    // kernel compares the int32 one, so a skipped row must match in both
+    if (targets[r] === ignoreIndex && t[r] === ignoreIndex) continue;
+    if (!Number.isInteger(targets[r]) || targets[r] < 0 || targets[r] >= V) {
+      throw new Error(`${op}: target ${targets[r]} at row ${r} is out of range [0, ${V}) (ignoreIndex ${ignoreIndex})`);
+    }
+    count++;
+  }
+  return { t, count };
+}
+
+/** Σ rowLoss / count, the mean over counted rows; every target ignored gives NaN (0/0), as PyTorch. */
+function meanOver(rowLoss: Tensor, count: number): Tensor {
+  return rowLoss.sum().div(count === 0 ? tensor([NaN], { shape: [], dtype: rowLoss.dtype, backend: rowLoss.backend }) : count);
 }
 
 /** logits [..., V], targets: one class id per row (length = logits.size / V). Returns a scalar. */
@@ -20,23 +41,35 @@ export function crossEntropy(logits: Tensor, targets: ArrayLike<number>, opts: C
   if (targets.length !== rows) {
     throw new Error(`crossEntropy: logits ${fmt(logits.shape)} have ${rows} rows but there are ${targets.length} targets`);
   }
-  const t = Int32Array.from(targets);
-  let count = 0;
-  for (let r = 0; r < rows; r++) {
-    // check the caller's number, not only its int32 conversion (2³² − 1 wraps to −1); the
-    // kernel compares the int32 one, so a skipped row must match in both
-    if (targets[r] === ignoreIndex && t[r] === ignoreIndex) continue;
-    if (!Number.isInteger(targets[r]) || targets[r] < 0 || targets[r] >= V) {
-      throw new Error(`crossEntropy: target ${targets[r]} at row ${r} is out of range [0, ${V}) (ignoreIndex ${ignoreIndex})`);
-    }
-    count++;
-  }
+  const { t, count } = checkTargets('crossEntropy', targets, rows, V, ignoreIndex);
   const be = logits.backend;
   const { loss, lse } = be.crossEntropy(logits.storage, t, rows, V, ignoreIndex);
   // per-row losses [rows] as an op of their own, then a plain mean over the counted rows
   const rowLoss = fromOp('crossEntropy', loss, [rows], logits, [logits], (g) => [
     wrap(be.crossEntropyBackward(logits.storage, lse, t, g.storage, rows, V, ignoreIndex), logits.shape, logits),
   ]);
-  // every target ignored: PyTorch returns NaN (0/0); so do we
-  return rowLoss.sum().div(count === 0 ? tensor([NaN], { shape: [], dtype: logits.dtype, backend: be }) : count);
+  return meanOver(rowLoss, count);
+}
+
+/**
+ * crossEntropy(linear(x, weight), targets) in one op, the language-model head and its loss:
+ * x [..., C], weight [V, C] (GPT-2's tied wte). The backend may compute it block by block
+ * without ever allocating the [rows, V] logits, which at V = 50257 cost more to allocate
+ * than to compute. Tests check it equals the two-op composition, forward and backward.
+ */
+export function linearCrossEntropy(x: Tensor, weight: Tensor, targets: ArrayLike<number>, opts: CrossEntropyOptions = {}): Tensor {
+  const ignoreIndex = opts.ignoreIndex ?? -1;
+  const C = x.shape[x.ndim - 1];
+  if (weight.ndim !== 2 || weight.shape[1] !== C) throw new Error(`linearCrossEntropy: input ${fmt(x.shape)} needs a weight [V, ${C}], got ${fmt(weight.shape)}`);
+  const V = weight.shape[0];
+  const rows = x.size / C;
+  if (targets.length !== rows) throw new Error(`linearCrossEntropy: input ${fmt(x.shape)} has ${rows} rows but there are ${targets.length} targets`);
+  const { t, count } = checkTargets('linearCrossEntropy', targets, rows, V, ignoreIndex);
+  const be = backendOf('linearCrossEntropy', x, weight);
+  const { loss, lse } = be.linearCrossEntropy(x.storage, weight.storage, t, rows, C, V, ignoreIndex);
+  const rowLoss = fromOp('linearCrossEntropy', loss, [rows], x, [x, weight], (g) => {
+    const { dx, dw } = be.linearCrossEntropyBackward(x.storage, weight.storage, lse, t, g.storage, rows, C, V, ignoreIndex);
+    return [wrap(dx, x.shape, x), wrap(dw, weight.shape, x)];
+  });
+  return meanOver(rowLoss, count);
 }

@@ -26,6 +26,8 @@ export interface CpuBackendOptions {
 const PARALLEL_MATMUL = 128 * 128 * 128;
 /** Below this many elements a row or elementwise kernel runs on the main thread alone. */
 const PARALLEL_ELEMS = 1 << 15;
+/** Logits per block in linearCrossEntropy: 16M floats (64 MB) of reused wasm memory. */
+const LCE_BLOCK = 1 << 24;
 
 export interface CpuBackend extends Backend {
   readonly threads: number;
@@ -81,22 +83,18 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
     rt.run(name, splitRange(n, chunksFor(n), 16).map(([a, b]) => [...ptrs.map((p) => p + a * 4), b - a]));
   }
 
-  function matmul(as: Storage, bs: Storage, p: MatmulParams): HostArray {
-    if (isF64(as, bs)) return ref.matmul(as, bs, p) as HostArray;
-    const a = f32(as), b = f32(bs);
+  /**
+   * C = op(A)·op(B) on operands already in wasm memory (byte addresses), split into chunks of
+   * C that threads take as they come free: by batches, by rows (each row chunk packs all of
+   * op(B)) or by columns (each column chunk packs all of op(A)). Chunks of ≥ 256 rows/columns
+   * keep that repacking cheap. With accumulate, C += op(A)·op(B).
+   */
+  function gemmAt(A: number, B: number, C: number, p: MatmulParams, accumulate = false): void {
     const { batch, m, k, n, transA, transB, aBatched, bBatched } = p;
-    if (batch * m * n === 0 || k === 0) return new Float32Array(batch * m * n);
-    rt.reset();
-    const A = rt.put(a); // [batch?, m, k] or [batch?, k, m] when transA
-    const B = rt.put(b); // [batch?, k, n] or [batch?, n, k] when transB
-    const C = rt.alloc(batch * m * n); // [batch, m, n]
     // element (i, l) of op(A) is A[i·rsA + l·csA]; element (l, j) of op(B) is B[l·rsB + j·csB]
     const [rsA, csA] = transA ? [1, m] : [k, 1];
     const [rsB, csB] = transB ? [1, k] : [n, 1];
     const sA = aBatched ? m * k : 0, sB = bBatched ? k * n : 0, sC = m * n;
-    // Chunks of C, handed out to threads as they come free. Each chunk is a whole GEMM on its
-    // own: by batches, by rows (each row chunk packs all of op(B)) or by columns (each column
-    // chunk packs all of op(A)). Chunks of ≥ 256 rows/columns keep that repacking cheap.
     const parallel = batch * m * n * k >= PARALLEL_MATMUL && rt.threads > 1;
     const T = rt.threads;
     const perThread = (dim: number) => Math.max(1, Math.min(4, Math.floor(dim / (256 * T))));
@@ -113,8 +111,78 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
       chunks = splitRange(n, T * perThread(n), 8).map(([c0, c1]) => chunk(batch, A, B + 4 * c0 * csB, C + 4 * c0, m, c1 - c0));
     }
     // gemmBatched(…, ldc, packA, packB, tile, accumulate): the scratch comes from the thread
-    rt.run('gemmBatched', chunks, rt.gemmLocals().map((l) => [...l, 0]));
+    rt.run('gemmBatched', chunks, rt.gemmLocals().map((l) => [...l, accumulate ? 1 : 0]));
+  }
+
+  function matmul(as: Storage, bs: Storage, p: MatmulParams): HostArray {
+    if (isF64(as, bs)) return ref.matmul(as, bs, p) as HostArray;
+    const { batch, m, k, n } = p;
+    if (batch * m * n === 0 || k === 0) return new Float32Array(batch * m * n);
+    rt.reset();
+    const A = rt.put(f32(as)); // [batch?, m, k] or [batch?, k, m] when transA
+    const B = rt.put(f32(bs)); // [batch?, k, n] or [batch?, n, k] when transB
+    const C = rt.alloc(batch * m * n); // [batch, m, n]
+    gemmAt(A, B, C, p);
     return rt.take(C, batch * m * n);
+  }
+
+  /**
+   * The lm head and its loss without a [N, V] logits array in JavaScript memory: row blocks of
+   * logits live in wasm memory that every step reuses (fresh pages cost ~4 ms per MB here, far
+   * more than the arithmetic), and only loss and lse [N] leave it.
+   */
+  const rowsPerBlock = (V: number) => Math.max(1, Math.floor(LCE_BLOCK / V));
+  const rowProduct = (m: number, k: number, n: number, transA: boolean, transB: boolean): MatmulParams => ({ batch: 1, m, k, n, transA, transB, aBatched: false, bBatched: false });
+
+  function linearCrossEntropy(xs: Storage, ws: Storage, targets: Int32Array, N: number, C: number, V: number, ignoreIndex: number) {
+    if (isF64(xs, ws)) return ref.linearCrossEntropy(xs, ws, targets, N, C, V, ignoreIndex);
+    rt.reset();
+    const X = rt.put(f32(xs)); // [N, C]
+    const W = rt.put(f32(ws)); // [V, C]
+    const R = Math.min(N, rowsPerBlock(V));
+    const LOGITS = rt.alloc(R * V); // [R, V], one block of rows at a time
+    const L = rt.alloc(R, 8); // f64 logsumexp of the block's rows
+    const loss = new Float32Array(N);
+    const lse = new Float32Array(N);
+    for (let r0 = 0; r0 < N; r0 += R) {
+      const rows = Math.min(R, N - r0);
+      gemmAt(X + 4 * r0 * C, W, LOGITS, rowProduct(rows, C, V, false, true)); // x·wᵀ
+      rowsKernel('lse_rows', [LOGITS, L], rows, V);
+      const f32v = rt.f32, f64v = rt.f64;
+      for (let r = 0; r < rows; r++) {
+        const t = targets[r0 + r];
+        lse[r0 + r] = f64v[(L >> 3) + r];
+        loss[r0 + r] = t === ignoreIndex ? 0 : lse[r0 + r] - f32v[(LOGITS >> 2) + r * V + t];
+      }
+    }
+    return { loss, lse };
+  }
+
+  function linearCrossEntropyBackward(xs: Storage, ws: Storage, lses: Storage, targets: Int32Array, dlosss: Storage, N: number, C: number, V: number, ignoreIndex: number) {
+    if (isF64(xs, ws, lses, dlosss)) return ref.linearCrossEntropyBackward(xs, ws, lses, targets, dlosss, N, C, V, ignoreIndex);
+    const dloss = f32(dlosss);
+    const g = new Float32Array(N); // per-row gradient, 0 for ignored rows
+    for (let r = 0; r < N; r++) g[r] = targets[r] === ignoreIndex ? 0 : dloss[r];
+    rt.reset();
+    const X = rt.put(f32(xs)); // [N, C]
+    const W = rt.put(f32(ws)); // [V, C]
+    const L = rt.put(f32(lses)); // [N]
+    const G = rt.put(g); // [N]
+    const R = Math.min(N, rowsPerBlock(V));
+    const LOGITS = rt.alloc(R * V); // [R, V]
+    const DL = rt.alloc(R * V); // [R, V] dlogits of the block
+    const DX = rt.alloc(N * C); // [N, C]
+    const DW = rt.alloc(V * C); // [V, C], summed over blocks
+    for (let r0 = 0; r0 < N; r0 += R) {
+      const rows = Math.min(R, N - r0);
+      gemmAt(X + 4 * r0 * C, W, LOGITS, rowProduct(rows, C, V, false, true)); // logits again
+      rowsKernel('ce_back_rows', [LOGITS, DL, L + 4 * r0, G + 4 * r0], rows, V); // g·softmax
+      const f32v = rt.f32;
+      for (let r = 0; r < rows; r++) if (g[r0 + r] !== 0) f32v[(DL >> 2) + r * V + targets[r0 + r]] -= g[r0 + r]; // − g·onehot
+      gemmAt(DL, W, DX + 4 * r0 * C, rowProduct(rows, V, C, false, false)); // dx = dlogits·w
+      gemmAt(DL, X + 4 * r0 * C, DW, rowProduct(V, rows, C, true, false), r0 > 0); // dw += dlogitsᵀ·x
+    }
+    return { dx: rt.take(DX, N * C), dw: rt.take(DW, V * C) };
   }
 
   function softmax(xs: Storage, rows: number, cols: number): HostArray {
@@ -237,6 +305,8 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
     logSoftmaxBackward: backward('logsoftmax_back_rows', ref.logSoftmaxBackward),
     crossEntropy,
     crossEntropyBackward,
+    linearCrossEntropy,
+    linearCrossEntropyBackward,
     layerNorm: (x, w, b, rows, cols, eps) =>
       isF64(x, w, b) ? ref.layerNorm(x, w, b, rows, cols, eps) : layerNorm(f32(x), f32(w), f32(b), rows, cols, eps),
     layerNormBackward: (dy, x, w, mean, rstd, rows, cols) =>

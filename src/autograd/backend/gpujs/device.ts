@@ -5,6 +5,7 @@
 // handle nobody references frees its device memory.
 import { isHost, type Backend, type DeviceArray, type HostArray, type Storage } from '../backend.ts';
 import { referenceBackend } from '../reference/index.ts';
+import { composedLinearCrossEntropy } from '../linear_cross_entropy.ts';
 import * as K from './kernels.ts';
 import { flatten, type DeviceResult, type Launcher, type Native } from './launch.ts';
 import { hotOps, type Exec } from './ops.ts';
@@ -167,9 +168,10 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
     Object.assign(guarded, { [op]: (...args: unknown[]) => (fits(op, args) ? kernel : host)(...args) });
   }
 
-  return {
+  const backend: Backend = {
     ...fb,
     ...guarded,
+    ...composedLinearCrossEntropy(() => backend), // two matmuls and the CE kernels, on the device
     fromHost: upload,
     toHost(x) {
       if (o.asyncOnly) throw new Error(`${name}: reading numbers back is asynchronous here; use \`await tensor.toArray()\``);
@@ -183,4 +185,5 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
       return n > o.maxElements ? adopt(n, new Float32Array(n).fill(value)) : exec.run(K.fill, [n], [value]);
     },
   };
+  return backend;
 }

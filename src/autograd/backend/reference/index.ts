@@ -12,6 +12,7 @@ import { layerNorm, layerNormBackward } from './layernorm.ts';
 import { attention, attentionBackward } from './attention.ts';
 import { embedding, embeddingBackward } from './embedding.ts';
 import { adamw } from './adamw.ts';
+import { composedLinearCrossEntropy } from '../linear_cross_entropy.ts';
 
 export const referenceBackend: Backend = {
   name: 'js',
@@ -35,6 +36,7 @@ export const referenceBackend: Backend = {
   logSoftmaxBackward,
   crossEntropy,
   crossEntropyBackward,
+  ...composedLinearCrossEntropy(() => referenceBackend),
   layerNorm,
   layerNormBackward,
   attention,
