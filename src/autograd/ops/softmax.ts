@@ -6,30 +6,28 @@
 import { normAxis } from '../shape.ts';
 import { fromOp, Tensor, wrap } from '../tensor.ts';
 
-function alongAxis(x: Tensor, axis: number, lastAxisOp: (x: Tensor) => Tensor): Tensor {
-  const a = normAxis('softmax', axis, x.ndim);
-  if (a === x.ndim - 1) return lastAxisOp(x);
-  return lastAxisOp(x.transpose(a, -1)).transpose(a, -1);
+/**
+ * A row-wise op along `axis`: the forward kernel maps x [rows, cols] to y, the backward
+ * kernel maps (y, dy) to dx. Both softmaxes have this shape, so one function serves both.
+ */
+function rowWise(op: 'softmax' | 'logSoftmax', x: Tensor, axis: number): Tensor {
+  const a = normAxis(op, axis, x.ndim);
+  if (a !== x.ndim - 1) return rowWise(op, x.transpose(a, -1), -1).transpose(a, -1);
+  const be = x.backend;
+  const cols = x.shape[x.ndim - 1];
+  const rows = x.size / cols;
+  const y = op === 'softmax' ? be.softmax(x.storage, rows, cols) : be.logSoftmax(x.storage, rows, cols);
+  const out: Tensor = fromOp(op, y, x.shape, x, [x], (g) => {
+    const dx = op === 'softmax' ? be.softmaxBackward(out.storage, g.storage, rows, cols) : be.logSoftmaxBackward(out.storage, g.storage, rows, cols);
+    return [wrap(dx, x.shape, x)];
+  });
+  return out;
 }
 
 export function softmax(x: Tensor, axis = -1): Tensor {
-  return alongAxis(x, axis, (x) => {
-    const cols = x.shape[x.ndim - 1];
-    const rows = x.size / cols;
-    const out: Tensor = fromOp('softmax', x.backend.softmax(x.storage, rows, cols), x.shape, x, [x], (g) => [
-      wrap(x.backend.softmaxBackward(out.storage, g.storage, rows, cols), x.shape, x),
-    ]);
-    return out;
-  });
+  return rowWise('softmax', x, axis);
 }
 
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  return alongAxis(x, axis, (x) => {
-    const cols = x.shape[x.ndim - 1];
-    const rows = x.size / cols;
-    const out: Tensor = fromOp('logSoftmax', x.backend.logSoftmax(x.storage, rows, cols), x.shape, x, [x], (g) => [
-      wrap(x.backend.logSoftmaxBackward(out.storage, g.storage, rows, cols), x.shape, x),
-    ]);
-    return out;
-  });
+  return rowWise('logSoftmax', x, axis);
 }
