@@ -185,22 +185,16 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
     return { dx: rt.take(DX, N * C), dw: rt.take(DW, V * C) };
   }
 
-  function softmax(xs: Storage, rows: number, cols: number): HostArray {
-    if (isF64(xs)) return ref.softmax(xs, rows, cols) as HostArray;
-    rt.reset();
-    const X = rt.put(f32(xs));
-    const Y = rt.alloc(rows * cols);
-    rowsKernel('softmax_rows', [X, Y], rows, cols);
-    return rt.take(Y, rows * cols);
-  }
-
-  function logSoftmax(xs: Storage, rows: number, cols: number): HostArray {
-    if (isF64(xs)) return ref.logSoftmax(xs, rows, cols) as HostArray;
-    rt.reset();
-    const X = rt.put(f32(xs));
-    const Y = rt.alloc(rows * cols);
-    rowsKernel('logsoftmax_rows', [X, Y], rows, cols);
-    return rt.take(Y, rows * cols);
+  /** A row kernel y = f(x) over [rows, cols] (softmax, logSoftmax), the reference for float64. */
+  function forward(name: string, refFn: (x: Storage, r: number, c: number) => Storage) {
+    return (xs: Storage, rows: number, cols: number): HostArray => {
+      if (isF64(xs)) return refFn(xs, rows, cols) as HostArray;
+      rt.reset();
+      const X = rt.put(f32(xs));
+      const Y = rt.alloc(rows * cols);
+      rowsKernel(name, [X, Y], rows, cols);
+      return rt.take(Y, rows * cols);
+    };
   }
 
   function backward(name: string, refFn: (y: Storage, dy: Storage, r: number, c: number) => Storage) {
@@ -299,9 +293,9 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
 
   const backend = withFallback('cpu', {
     matmul,
-    softmax,
+    softmax: forward('softmax_rows', ref.softmax),
     softmaxBackward: backward('softmax_back_rows', ref.softmaxBackward),
-    logSoftmax,
+    logSoftmax: forward('logsoftmax_rows', ref.logSoftmax),
     logSoftmaxBackward: backward('logsoftmax_back_rows', ref.logSoftmaxBackward),
     crossEntropy,
     crossEntropyBackward,
