@@ -129,9 +129,12 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
   };
 
   model.train();
+  // --profile times one step: the second of this run (the first warms the kernels up)
+  const profiledStep = Math.min(step + 1, cfg.steps - 1);
   while (step < cfg.steps) {
     const stepStart = performance.now();
-    if (cfg.profile) profiler.start();
+    const profiling = cfg.profile && step === profiledStep;
+    if (profiling) profiler.start();
     const lr = learningRate(cfg.lrSchedule, step, cfg);
     optimizer.setLr(lr);
 
@@ -152,7 +155,7 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     const gradNormValue = (await norm.toArray())[0];
     optimizer.step();
     optimizer.zeroGrad();
-    if (cfg.profile) io.log(profiler.stop(`step ${step}`));
+    if (profiling) io.log(profiler.stop(`step ${step}`));
 
     step++;
     lastLoss = loss;
