@@ -4,8 +4,8 @@
 // Promise: the loss is the mean over every token of every window evaluated; --json prints
 // exactly { "loss": x, "windows": W } on stdout.
 import { existsSync } from 'node:fs';
-import { noGrad } from '../autograd/tensor.ts';
-import { TokenDataset } from '../data/dataset.ts';
+import { meanLoss } from './evaluate.ts';
+import { evalBatches, TokenDataset } from '../data/dataset.ts';
 import { fromPretrained } from '../gpt2/checkpoint.node.ts';
 import { numberFlag, parseFlags, selectBackend } from './flags.ts';
 import { runCli } from './cli.ts';
@@ -35,20 +35,12 @@ async function main(args: string[]): Promise<void> {
   await selectBackend(flags.backend);
   const model = await fromPretrained(flags.model);
   if (T > model.cfg.n_ctx) throw new ConfigError(`--ctx ${T} exceeds the model's n_ctx ${model.cfg.n_ctx}`);
-  model.eval();
 
   const data = new TokenDataset(flags.data, T, { vocabSize: model.cfg.vocab_size });
   try {
-    const W = Math.min(data.length, maxBatches * B);
-    let weighted = 0; // Σ over batches of (mean loss of the batch) · (windows in it)
-    for (let first = 0; first < W; first += B) {
-      const count = Math.min(B, W - first);
-      const { x, y } = data.batch(Int32Array.from({ length: count }, (_, i) => first + i)); // [count, T] each
-      weighted += noGrad(() => model.loss(x, [count, T], y).item()) * count;
-      if (process.stderr.isTTY) process.stderr.write(`\rwindows ${first + count}/${W}`);
-    }
-    if (process.stderr.isTTY) process.stderr.write('\n');
-    const loss = weighted / W;
+    const progress = process.stderr.isTTY ? (n: number) => process.stderr.write(`\rwindows ${n}`) : undefined;
+    const { loss, windows: W } = await meanLoss(model, evalBatches(data, B, maxBatches), T, progress);
+    if (progress) process.stderr.write('\n');
     process.stdout.write((flags.json ? JSON.stringify({ loss, windows: W }) : `loss ${loss.toFixed(4)} over ${W} windows of ${T} tokens`) + '\n');
   } finally {
     data.close();

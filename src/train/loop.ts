@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../autograd/random.ts';
-import { noGrad, type Tensor } from '../autograd/tensor.ts';
+import type { Tensor } from '../autograd/tensor.ts';
 import { AdamW } from '../nn/optim/adamw.ts';
 import { SGD } from '../nn/optim/sgd.ts';
 import { clipGradNorm, gradNorm } from '../nn/optim/clip.ts';
@@ -23,6 +23,7 @@ import { buildModel } from './model_init.ts';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, saveBest, saveFinal, checkResumable } from './checkpoint.ts';
 import { MetricsLog, type StepMetrics } from './metrics.ts';
 import { startTrainProgress } from './progress.ts';
+import { meanLoss } from './evaluate.ts';
 import { profiler } from '../autograd/backend/profile.ts';
 
 export class TrainingStopped extends Error {}
@@ -58,21 +59,10 @@ function makeOptimizer(cfg: TrainConfig, model: GPT2Model): Optimizer {
   );
 }
 
-/** Mean loss over the first `evalBatches` validation batches, weighting each by its windows. */
+/** Mean loss over the first `evalBatches` validation batches, or null without a validation set. */
 export async function evaluate(model: GPT2Model, data: BatchSource, cfg: TrainConfig): Promise<number | null> {
   const batches = data.evalBatches(cfg.batchSize, cfg.evalBatches);
-  if (batches === null) return null;
-  model.eval();
-  let total = 0;
-  let windows = 0;
-  for (const b of batches) {
-    const B = b.x.length / cfg.ctx;
-    const loss = noGrad(() => model.loss(b.x, [B, cfg.ctx], b.y));
-    total += (await loss.toArray())[0] * B;
-    windows += B;
-  }
-  model.train();
-  return total / windows;
+  return batches === null ? null : (await meanLoss(model, batches, cfg.ctx)).loss;
 }
 
 /** A short story from the model, to watch it learn (the seed's evaluate decoded logits as tokens; this samples). */
