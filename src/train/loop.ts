@@ -25,6 +25,7 @@ import { MetricsLog, type StepMetrics } from './metrics.ts';
 import { startTrainProgress } from './progress.ts';
 import { meanLoss } from './evaluate.ts';
 import { profiler } from '../autograd/backend/profile.ts';
+import { clearHostPool, reuseMemory } from '../autograd/memory.ts';
 
 export class TrainingStopped extends Error {}
 
@@ -128,23 +129,29 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     const lr = learningRate(cfg.lrSchedule, step, cfg);
     optimizer.setLr(lr);
 
-    // forward + backward over gradAccum micro-batches; the loss is each one's mean, averaged
-    let lossSum = 0;
-    for (let micro = 0; micro < cfg.gradAccum; micro++) {
-      const { x, y } = data.next(batchRng);
-      const loss = model.loss(x, [cfg.batchSize, cfg.ctx], y); // scalar
-      loss.div(cfg.gradAccum).backward();
-      lossSum += (await loss.toArray())[0];
-    }
-    const loss = lossSum / cfg.gradAccum;
-    if (!Number.isFinite(loss)) {
-      progress.stop();
-      throw new TrainingStopped(`loss is ${loss} at step ${step}; stopping before the update (last good checkpoint kept in ${join(cfg.out, 'checkpoint')})`);
-    }
-    const norm = cfg.gradClip > 0 ? clipGradNorm(params, cfg.gradClip) : gradNorm(params);
-    const gradNormValue = (await norm.toArray())[0];
-    optimizer.step();
-    optimizer.zeroGrad();
+    // One step inside reuseMemory: the arrays it makes (activations, gradients, temporaries)
+    // are handed out again next step, so a long run allocates nothing new (autograd/memory.ts).
+    // Only numbers leave the step; the gradients are zeroed before it ends.
+    const { loss, gradNormValue } = await reuseMemory(async () => {
+      // forward + backward over gradAccum micro-batches; the loss is each one's mean, averaged
+      let lossSum = 0;
+      for (let micro = 0; micro < cfg.gradAccum; micro++) {
+        const { x, y } = data.next(batchRng);
+        const loss = model.loss(x, [cfg.batchSize, cfg.ctx], y); // scalar
+        loss.div(cfg.gradAccum).backward();
+        lossSum += (await loss.toArray())[0];
+      }
+      const loss = lossSum / cfg.gradAccum;
+      if (!Number.isFinite(loss)) {
+        progress.stop();
+        throw new TrainingStopped(`loss is ${loss} at step ${step}; stopping before the update (last good checkpoint kept in ${join(cfg.out, 'checkpoint')})`);
+      }
+      const norm = cfg.gradClip > 0 ? clipGradNorm(params, cfg.gradClip) : gradNorm(params);
+      const gradNormValue = (await norm.toArray())[0];
+      optimizer.step();
+      optimizer.zeroGrad();
+      return { loss, gradNormValue };
+    }, () => [...params.map((p) => p.storage), ...optimizer.stateStorages()]);
     if (profiling) io.log(profiler.stop(`step ${step}`));
 
     step++;
@@ -174,6 +181,7 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     }
   }
   progress.stop();
+  clearHostPool();
   await saveFinal(model, cfg.out);
   await metrics.plot();
   const elapsedSeconds = (performance.now() - start) / 1000;

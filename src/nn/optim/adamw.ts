@@ -45,6 +45,10 @@ export class AdamW implements Optimizer {
     return this.groups.flatMap((g) => g.params);
   }
 
+  stateStorages(): Storage[] {
+    return [...this.state.values()].flatMap((s) => [s.m, s.v]);
+  }
+
   zeroGrad(): void {
     for (const p of this.params()) p.zeroGrad();
   }

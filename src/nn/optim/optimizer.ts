@@ -1,5 +1,5 @@
 // What every optimizer offers the training loop, and a helper for restoring state.
-import type { HostArray } from '../../autograd/backend/backend.ts';
+import type { HostArray, Storage } from '../../autograd/backend/backend.ts';
 import type { Tensor } from '../../autograd/tensor.ts';
 
 export interface Optimizer {
@@ -9,6 +9,8 @@ export interface Optimizer {
   /** Sets the learning rate of every group (a schedule calls this before each step). */
   setLr(lr: number): void;
   params(): Tensor[];
+  /** What it keeps between steps (moments, momentum buffers), so a step scope does not reuse it (autograd/memory.ts). */
+  stateStorages(): Storage[];
 }
 
 /** values copied into a host array of p's precision. */

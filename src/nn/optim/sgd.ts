@@ -2,6 +2,7 @@
 //   g ← g + wd·p;   with momentum μ: buf ← μ·buf + g (buf = g on the first step), g ← buf;
 //   p ← p − lr·g
 // Built from tensor ops, so it runs on any backend.
+import type { Storage } from '../../autograd/backend/backend.ts';
 import { noGrad, Tensor } from '../../autograd/tensor.ts';
 import { hostLike, type Optimizer } from './optimizer.ts';
 
@@ -20,6 +21,10 @@ export class SGD implements Optimizer {
     opts: SGDOptions = {},
   ) {
     this.opts = { lr: 1e-3, momentum: 0, weightDecay: 0, ...opts };
+  }
+
+  stateStorages(): Storage[] {
+    return [...this.buffers.values()].map((b) => b.storage);
   }
 
   params(): Tensor[] {

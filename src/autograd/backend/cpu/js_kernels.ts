@@ -2,12 +2,16 @@
 // that copying into wasm memory would cost as much as the op (LayerNorm, AdamW, bias adds).
 // Promise: same results as the reference kernels (AdamW bit for bit), float32 only.
 import type { AdamWParams, BinaryOp } from '../backend.ts';
+import { allocHost } from '../../memory.ts';
+
+/** A zeroed float32 output (from the pool of ../../memory.ts). */
+const f32 = (n: number) => allocHost('float32', n) as Float32Array;
 
 /** y = (x − mean)·rstd·w + b per row; mean/rstd from f64 sums (two passes, as the reference). */
 export function layerNorm(x: Float32Array, w: Float32Array, b: Float32Array, rows: number, cols: number, eps: number) {
-  const y = new Float32Array(x.length);
-  const mean = new Float32Array(rows);
-  const rstd = new Float32Array(rows);
+  const y = f32(x.length);
+  const mean = f32(rows);
+  const rstd = f32(rows);
   for (let r = 0; r < rows; r++) {
     const off = r * cols;
     let s = 0;
@@ -32,7 +36,7 @@ export function layerNorm(x: Float32Array, w: Float32Array, b: Float32Array, row
  * they agree with it to f32 rounding of a long sum.
  */
 export function layerNormBackward(dy: Float32Array, x: Float32Array, w: Float32Array, mean: Float32Array, rstd: Float32Array, rows: number, cols: number) {
-  const dx = new Float32Array(x.length);
+  const dx = f32(x.length);
   const dw = new Float64Array(cols);
   const db = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {
@@ -90,7 +94,7 @@ export function binaryFast(op: BinaryOp, a: Float32Array, aShape: number[], b: F
   if (op !== 'add' && op !== 'mul' && op !== 'sub') return null;
   if (!sameDims(aShape, outShape)) return null;
   const n = a.length;
-  const out = new Float32Array(n);
+  const out = f32(n);
   if (sameDims(bShape, outShape)) {
     if (op === 'add') for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
     else if (op === 'mul') for (let i = 0; i < n; i++) out[i] = a[i] * b[i];

@@ -7,12 +7,14 @@
 //   [0, scratchEnd)       per thread t: packA_t | packB_t | tile_t  (fixed, reused forever)
 //   [scratchEnd, top)     the arena: reset at the start of every kernel call, grown as needed
 // Kernels copy their inputs into the arena, run, and copy the result out into a fresh
-// Float32Array; the arena is reused, so big buffers are not reallocated each step.
+// host array from the pool (../../memory.ts); the arena is reused, so big buffers are not
+// reallocated each step.
 import type { CpuModule } from './module.ts';
 import type { WasmMemory } from './wasm_api.ts';
 import { MAX_PAGES } from './module.ts';
 import type { ThreadPool } from './threads.node.ts';
 import { gemmScratchBytes } from './gemm_wasm.ts';
+import { allocHost } from '../../memory.ts';
 
 const PAGE = 65536;
 const ALIGN = 64; // cache-line aligned allocations
@@ -92,11 +94,11 @@ export class CpuRuntime {
     return at;
   }
 
-  /** Copies n floats at byte address `at` out of wasm memory into a new Float32Array. */
+  /** Copies n floats at byte address `at` out of wasm memory into a host array (../../memory.ts). */
   take(at: number, n: number): Float32Array {
     const t0 = performance.now();
-    // (new + set is a memcpy; slice() of a view on shared memory is about 2× slower)
-    const out = new Float32Array(n);
+    // (alloc + set is a memcpy; slice() of a view on shared memory is about 2× slower)
+    const out = allocHost('float32', n) as Float32Array;
     out.set(this.f32.subarray(at >>> 2, (at >>> 2) + n));
     this.stats.copyOut += performance.now() - t0;
     return out;

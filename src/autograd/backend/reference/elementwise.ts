@@ -3,6 +3,7 @@
 import type { BinaryOp, DType, HostArray, Storage, UnaryOp } from '../backend.ts';
 import { broadcastStrides, numel, sameShape } from '../../shape.ts';
 import { alloc, host } from './util.ts';
+import { allocHost } from '../../memory.ts';
 
 const GELU_C = Math.sqrt(2 / Math.PI); // √(2/π), from the tanh approximation of GELU
 
@@ -39,8 +40,7 @@ const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
 };
 
 export function fill(n: number, value: number, dtype: DType): HostArray {
-  const out = dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
-  return out.fill(value);
+  return allocHost(dtype, n).fill(value);
 }
 
 export function unary(op: UnaryOp, xs: Storage): HostArray {

@@ -1,6 +1,7 @@
 // Small helpers for the reference kernels: narrowing a Storage to host memory and
-// allocating an output of the same precision as an input.
+// allocating an output of the same precision as an input (from the pool in ../../memory.ts).
 import { isHost, type HostArray, type Storage } from '../backend.ts';
+import { allocHost } from '../../memory.ts';
 
 /** The reference kernels only understand host memory. */
 export function host(s: Storage): HostArray {
@@ -8,7 +9,7 @@ export function host(s: Storage): HostArray {
   return s;
 }
 
-/** A zeroed array of n elements with the same precision as `like`. */
+/** A zeroed array of n elements with the same precision as `like` (reused memory when a step scope gave some back). */
 export function alloc(like: HostArray, n: number): HostArray {
-  return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+  return allocHost(like instanceof Float64Array ? 'float64' : 'float32', n);
 }
