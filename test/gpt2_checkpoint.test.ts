@@ -40,18 +40,18 @@ function rawFile(header: unknown, data: Uint8Array, headerLength?: bigint): Uint
 }
 
 /** The model's checkpoint tensors with a few changed (renamed, added, dropped), as one file. */
-function customCheckpoint(model: GPT2Model, edit: (ts: { name: string; shape: number[]; data: Float32Array }[]) => typeof ts): string {
+async function customCheckpoint(model: GPT2Model, edit: (ts: { name: string; shape: number[]; data: Float32Array }[]) => typeof ts): Promise<string> {
   const dir = freshDir();
-  saveModel(model, dir);
-  const ts = edit(saveTensors(model).map((t) => ({ name: t.name, shape: t.shape, data: t.data() })));
+  await saveModel(model, dir);
+  const ts = edit(await Promise.all(saveTensors(model).map(async (t) => ({ name: t.name, shape: t.shape, data: await t.data() }))));
   writeFileSync(join(dir, 'model.safetensors'), serialize(ts, { format: 'pt' }));
   return dir;
 }
 
-test('save → load round-trips bit-exactly, in the Hugging Face layout', () => {
+test('save → load round-trips bit-exactly, in the Hugging Face layout', async () => {
   const model = new GPT2Model(cfg, { seed: 11 });
   const dir = freshDir();
-  saveModel(model, dir);
+  await saveModel(model, dir);
   assertSameWeights(loadModel(dir), model);
   assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'model.safetensors']); // no temp files left
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
@@ -74,10 +74,10 @@ test('save → load round-trips bit-exactly, in the Hugging Face layout', () => 
   file.close();
 });
 
-test('an untied model saves transformer.-prefixed names and lm_head.weight, and round-trips', () => {
+test('an untied model saves transformer.-prefixed names and lm_head.weight, and round-trips', async () => {
   const model = new GPT2Model({ ...cfg, weight_tying: false }, { seed: 12 });
   const dir = freshDir();
-  saveModel(model, dir);
+  await saveModel(model, dir);
   const names = [...readSafetensors(join(dir, 'model.safetensors')).keys()];
   assert.ok(names.includes('transformer.wte.weight') && names.includes('lm_head.weight') && !names.includes('wte.weight'));
   const loaded = loadModel(dir);
@@ -85,9 +85,9 @@ test('an untied model saves transformer.-prefixed names and lm_head.weight, and 
   assertSameWeights(loaded, model);
 });
 
-test('the loader accepts a transformer. prefix, mask buffers and an lm_head.weight equal to wte', () => {
+test('the loader accepts a transformer. prefix, mask buffers and an lm_head.weight equal to wte', async () => {
   const model = new GPT2Model(cfg, { seed: 13 });
-  const dir = customCheckpoint(model, (ts) => [
+  const dir = await customCheckpoint(model, (ts) => [
     ...ts.map((t) => ({ ...t, name: 'transformer.' + t.name })),
     { name: 'transformer.h.0.attn.bias', shape: [1, 1, 8, 8], data: new Float32Array(64).fill(1) },
     { name: 'transformer.h.1.attn.masked_bias', shape: [], data: Float32Array.of(-1e4) },
@@ -96,11 +96,11 @@ test('the loader accepts a transformer. prefix, mask buffers and an lm_head.weig
   assertSameWeights(loadModel(dir), model);
 });
 
-test('the loader refuses an lm_head.weight that differs from wte in a tied model, changing nothing', () => {
+test('the loader refuses an lm_head.weight that differs from wte in a tied model, changing nothing', async () => {
   const model = new GPT2Model(cfg, { seed: 14 });
   const head = Float32Array.from(model.wte.weight.data);
   head[17] += 1;
-  const dir = customCheckpoint(model, (ts) => [...ts, { name: 'lm_head.weight', shape: [30, 16], data: head }]);
+  const dir = await customCheckpoint(model, (ts) => [...ts, { name: 'lm_head.weight', shape: [30, 16], data: head }]);
   assert.throws(() => loadModel(dir), /'lm_head.weight' differs from 'wte.weight' \(element 17/);
   // loading into an existing model checks everything before the first parameter changes
   const target = new GPT2Model(cfg, { seed: 15 });
@@ -111,7 +111,7 @@ test('the loader refuses an lm_head.weight that differs from wte in a tied model
   assertSameWeights(target, untouched);
 });
 
-test('F16, BF16 and F64 tensors are converted to float32', () => {
+test('F16, BF16 and F64 tensors are converted to float32', async () => {
   // 1.5, −2, 0.099975586 (f16 0x2e66), 65504 (max f16), a subnormal 2^-24
   const f16 = Uint16Array.of(0x3e00, 0xc000, 0x2e66, 0x7bff, 0x0001);
   const bf16 = Uint16Array.of(0x3fc0, 0xc000, 0x3dcd); // 1.5, −2, ≈0.1
@@ -142,7 +142,7 @@ test('F16, BF16 and F64 tensors are converted to float32', () => {
   // a whole model stored in F16 loads (rounded to F16 precision)
   const model = new GPT2Model(cfg, { seed: 16 });
   const dir = freshDir();
-  saveModel(model, dir);
+  await saveModel(model, dir);
   const f32 = readSafetensors(join(dir, 'model.safetensors'));
   const header: Record<string, unknown> = {};
   const chunks: Uint8Array[] = [];
@@ -204,18 +204,18 @@ test('malformed safetensors files are refused with the file name and the reason'
   }
 });
 
-test('a checkpoint that does not fit the config is refused: shapes, names, dtypes', () => {
+test('a checkpoint that does not fit the config is refused: shapes, names, dtypes', async () => {
   const model = new GPT2Model(cfg, { seed: 17 });
-  const wrongShape = customCheckpoint(model, (ts) => ts.map((t) => (t.name === 'wpe.weight' ? { ...t, shape: [4, 32] } : t)));
+  const wrongShape = await customCheckpoint(model, (ts) => ts.map((t) => (t.name === 'wpe.weight' ? { ...t, shape: [4, 32] } : t)));
   assert.throws(() => loadModel(wrongShape), /'wpe.weight' has shape \[4,32\] but the config needs \[8,16\]/);
-  const notTransposed = customCheckpoint(model, (ts) => ts.map((t) => (t.name === 'h.0.mlp.c_fc.weight' ? { ...t, shape: [64, 16] } : t)));
+  const notTransposed = await customCheckpoint(model, (ts) => ts.map((t) => (t.name === 'h.0.mlp.c_fc.weight' ? { ...t, shape: [64, 16] } : t)));
   assert.throws(() => loadModel(notTransposed), /'h.0.mlp.c_fc.weight' has shape \[64,16\] but the config needs \[16,64\]/);
-  const missing = customCheckpoint(model, (ts) => ts.filter((t) => t.name !== 'ln_f.bias'));
+  const missing = await customCheckpoint(model, (ts) => ts.filter((t) => t.name !== 'ln_f.bias'));
   assert.throws(() => loadModel(missing), /does not match the config: missing ln_f.bias$/);
-  const extra = customCheckpoint(model, (ts) => [...ts, { name: 'h.2.ln_1.weight', shape: [16], data: new Float32Array(16) }]);
+  const extra = await customCheckpoint(model, (ts) => [...ts, { name: 'h.2.ln_1.weight', shape: [16], data: new Float32Array(16) }]);
   assert.throws(() => loadModel(extra), /unexpected h.2.ln_1.weight/);
   const intDir = freshDir();
-  saveModel(model, intDir);
+  await saveModel(model, intDir);
   const f = readSafetensors(join(intDir, 'model.safetensors'));
   const header: Record<string, unknown> = {};
   let offset = 0;
@@ -232,13 +232,13 @@ test('a checkpoint that does not fit the config is refused: shapes, names, dtype
   assert.throws(() => loadModel(intDir), /activation_function "relu" is not the tanh GELU/);
 });
 
-test('writes are atomic: a failed save leaves the old file and no temporary file', () => {
+test('writes are atomic: a failed save leaves the old file and no temporary file', async () => {
   const dir = freshDir();
   const model = new GPT2Model(cfg, { seed: 18 });
-  saveModel(model, dir);
+  await saveModel(model, dir);
   const before = readFileSync(join(dir, 'model.safetensors'));
   const path = join(dir, 'model.safetensors');
-  assert.throws(
+  await assert.rejects(
     () =>
       writeSafetensors(path, [
         { name: 'a', shape: [2], data: () => Float32Array.of(1, 2) },
@@ -253,7 +253,7 @@ test('writes are atomic: a failed save leaves the old file and no temporary file
 test('fromPretrained downloads config.json and model.safetensors from $HF_ENDPOINT into the cache', async () => {
   const model = new GPT2Model(cfg, { seed: 19 });
   const served = freshDir();
-  saveModel(model, served);
+  await saveModel(model, served);
   const requests: string[] = [];
   const server = createServer((req, res) => {
     requests.push(req.url!);

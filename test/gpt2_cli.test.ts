@@ -23,19 +23,19 @@ function run(cli: 'generate' | 'eval', args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('generate --json prints one JSON object: the library’s tokens and their text', () => {
+test('generate --json prints one JSON object: the library’s tokens and their text', async () => {
   const r = run('generate', ['--model', modelDir, '--prompt-ids', '1,2,3', '--max-new-tokens', '6', '--temperature', '0.8', '--top-k', '40', '--top-p', '0.95', '--seed', '5', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(out), ['prompt_ids', 'ids', 'text']);
-  const want = generate(loadModel(modelDir), [1, 2, 3], { maxNewTokens: 6, temperature: 0.8, topK: 40, topP: 0.95, seed: 5 });
+  const want = await generate(loadModel(modelDir), [1, 2, 3], { maxNewTokens: 6, temperature: 0.8, topK: 40, topP: 0.95, seed: 5 });
   assert.deepEqual(out, { prompt_ids: [1, 2, 3], ids: want, text: decode(want) });
 });
 
-test('generate streams the prompt and the continuation as text', () => {
+test('generate streams the prompt and the continuation as text', async () => {
   const r = run('generate', ['--model', modelDir, '--prompt', 'a', '--max-new-tokens', '5', '--greedy']); // "a" is token 64
   assert.equal(r.code, 0, r.stderr);
-  const want = generate(loadModel(modelDir), [64], { maxNewTokens: 5, temperature: 0 });
+  const want = await generate(loadModel(modelDir), [64], { maxNewTokens: 5, temperature: 0 });
   assert.equal(r.stdout, decode([64, ...want]) + '\n');
 });
 

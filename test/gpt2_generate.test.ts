@@ -13,33 +13,33 @@ const model = new GPT2Model(cfg, { seed: 21 });
 // larger weights than the init, so the distribution is far from uniform and paths diverge visibly
 for (const p of model.parameters()) p.storage = p.backend.fromHost(Float32Array.from(p.data, (x) => x * 8));
 
-test('greedy: with and without the KV cache, the same tokens, also when the context outgrows n_ctx', () => {
+test('greedy: with and without the KV cache, the same tokens, also when the context outgrows n_ctx', async () => {
   const prompt = [1, 2, 3, 4, 5];
-  const withCache = generate(model, prompt, { maxNewTokens: 30, temperature: 0 });
-  const without = generate(model, prompt, { maxNewTokens: 30, temperature: 0, useCache: false });
+  const withCache = await generate(model, prompt, { maxNewTokens: 30, temperature: 0 });
+  const without = await generate(model, prompt, { maxNewTokens: 30, temperature: 0, useCache: false });
   assert.equal(withCache.length, 30);
   assert.deepEqual(withCache, without);
   assert.ok(new Set(withCache).size > 1, 'the test model should not repeat one token');
   // a prompt longer than n_ctx is cropped to its last n_ctx tokens
   const long = Array.from({ length: 40 }, (_, i) => (i * 5) % 64);
-  assert.deepEqual(generate(model, long, { maxNewTokens: 4, temperature: 0 }), generate(model, long.slice(-16), { maxNewTokens: 4, temperature: 0, useCache: false }));
+  assert.deepEqual(await generate(model, long, { maxNewTokens: 4, temperature: 0 }), await generate(model, long.slice(-16), { maxNewTokens: 4, temperature: 0, useCache: false }));
 });
 
-test('seeded sampling: with and without the cache, the same tokens; the seed decides them', () => {
+test('seeded sampling: with and without the cache, the same tokens; the seed decides them', async () => {
   const opts = { maxNewTokens: 25, temperature: 0.9, topK: 20, topP: 0.95, seed: 7 };
-  const a = generate(model, [9, 8, 7], opts);
-  assert.deepEqual(generate(model, [9, 8, 7], { ...opts, useCache: false }), a);
-  assert.deepEqual(generate(model, [9, 8, 7], opts), a);
-  assert.notDeepEqual(generate(model, [9, 8, 7], { ...opts, seed: 8 }), a);
+  const a = await generate(model, [9, 8, 7], opts);
+  assert.deepEqual(await generate(model, [9, 8, 7], { ...opts, useCache: false }), a);
+  assert.deepEqual(await generate(model, [9, 8, 7], opts), a);
+  assert.notDeepEqual(await generate(model, [9, 8, 7], { ...opts, seed: 8 }), a);
 });
 
-test('generate runs without dropout and restores the training mode; onToken streams each id', () => {
+test('generate runs without dropout and restores the training mode; onToken streams each id', async () => {
   model.train();
   const seen: number[] = [];
-  const ids = generate(model, [3], { maxNewTokens: 6, temperature: 0, onToken: (id) => seen.push(id) });
+  const ids = await generate(model, [3], { maxNewTokens: 6, temperature: 0, onToken: (id) => seen.push(id) });
   assert.deepEqual(seen, ids);
   assert.equal(model.training, true);
-  assert.deepEqual(generate(model.eval(), [3], { maxNewTokens: 6, temperature: 0 }), ids);
+  assert.deepEqual(await generate(model.eval(), [3], { maxNewTokens: 6, temperature: 0 }), ids);
   model.train();
 });
 
@@ -66,7 +66,7 @@ test('sampleNext: temperature 0 and top-k 1 are argmax; top-k keeps ties; top-p 
   assert.ok(Math.abs(cold[3] - 16 / 30) < 0.03, `p(3) at T=0.5 is ${cold[3]}`);
 });
 
-test('stopAtEot ends generation at <|endoftext|>, which is not returned', () => {
+test('stopAtEot ends generation at <|endoftext|>, which is not returned', async () => {
   const big = new GPT2Model(makeConfig({ n_layers: 1, d_model: 8, n_heads: 2, vocab_size: 50257, n_ctx: 8, dropout: 0 }), { seed: 3 });
   // ln_f outputs its bias b whatever comes in; make EOT's embedding b·100, so EOT wins every time
   const b = Float32Array.from({ length: 8 }, (_, i) => (i % 2 ? 1 : -1));
@@ -75,16 +75,16 @@ test('stopAtEot ends generation at <|endoftext|>, which is not returned', () => 
   const wte = Float32Array.from(big.wte.weight.data);
   wte.set(b.map((x) => 100 * x), EOT * 8);
   big.wte.weight.storage = big.wte.weight.backend.fromHost(wte);
-  assert.deepEqual(generate(big, [EOT], { maxNewTokens: 3, temperature: 0 }), [EOT, EOT, EOT]);
-  assert.deepEqual(generate(big, [EOT], { maxNewTokens: 3, temperature: 0, stopAtEot: true }), []);
+  assert.deepEqual(await generate(big, [EOT], { maxNewTokens: 3, temperature: 0 }), [EOT, EOT, EOT]);
+  assert.deepEqual(await generate(big, [EOT], { maxNewTokens: 3, temperature: 0, stopAtEot: true }), []);
 });
 
-test('bad generation options are refused', () => {
-  assert.throws(() => generate(model, [], { maxNewTokens: 1 }), /the prompt is empty/);
-  assert.throws(() => generate(model, [1], { maxNewTokens: -1 }), /maxNewTokens must be an integer ≥ 0/);
-  assert.throws(() => generate(model, [1], { maxNewTokens: 1, temperature: -0.5 }), /temperature must be a finite number ≥ 0/);
-  assert.throws(() => generate(model, [1], { maxNewTokens: 1, topK: 0 }), /topK must be an integer ≥ 1/);
-  assert.throws(() => generate(model, [1], { maxNewTokens: 1, topP: 1.5 }), /topP must be in \(0, 1\]/);
-  assert.throws(() => generate(model, [64], { maxNewTokens: 1 }), /token id 64 at position 0 of row 0 is out of range/);
-  assert.deepEqual(generate(model, [1], { maxNewTokens: 0 }), []);
+test('bad generation options are refused', async () => {
+  await assert.rejects(generate(model, [], { maxNewTokens: 1 }), /the prompt is empty/);
+  await assert.rejects(generate(model, [1], { maxNewTokens: -1 }), /maxNewTokens must be an integer ≥ 0/);
+  await assert.rejects(generate(model, [1], { maxNewTokens: 1, temperature: -0.5 }), /temperature must be a finite number ≥ 0/);
+  await assert.rejects(generate(model, [1], { maxNewTokens: 1, topK: 0 }), /topK must be an integer ≥ 1/);
+  await assert.rejects(generate(model, [1], { maxNewTokens: 1, topP: 1.5 }), /topP must be in \(0, 1\]/);
+  await assert.rejects(generate(model, [64], { maxNewTokens: 1 }), /token id 64 at position 0 of row 0 is out of range/);
+  assert.deepEqual(await generate(model, [1], { maxNewTokens: 0 }), []);
 });

@@ -32,7 +32,7 @@ function maxAbs(a: ArrayLike<number>): number {
   return m;
 }
 
-test('GPT-2 matches PyTorch: logits, loss, every gradient, 10 AdamW steps', (t) => {
+test('GPT-2 matches PyTorch: logits, loss, every gradient, 10 AdamW steps', async (t) => {
   const model = loadModel(dir + 'model');
   model.train();
   const { logits, loss } = model.forward(tokens, [ref.B, ref.T], targets);
@@ -48,7 +48,7 @@ test('GPT-2 matches PyTorch: logits, loss, every gradient, 10 AdamW steps', (t) 
 
   loss!.backward();
   // our gradients in the checkpoint's names and layout (Conv1D weights transposed to [in, out])
-  const grads = new Map(saveTensors(model, (p) => p.grad!).map((g) => [g.name, g.data()]));
+  const grads = new Map(await Promise.all(saveTensors(model, (p) => p.grad!).map(async (g) => [g.name, await g.data()] as const)));
   let worst = 0;
   for (const [name, g] of grads) {
     const r = refTensors.get('grad.' + name);

@@ -76,11 +76,11 @@ function writeAll(fd: number, bytes: Uint8Array): void {
  * Writes a file beside `path` (same directory, so the rename cannot cross filesystems),
  * flushed to disk; returns the temporary name for the caller to rename into place.
  */
-function writeTemp(path: string, body: (fd: number) => void): string {
+async function writeTemp(path: string, body: (fd: number) => void | Promise<void>): Promise<string> {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
   const fd = openSync(tmp, 'w');
   try {
-    body(fd);
+    await body(fd);
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
@@ -91,31 +91,32 @@ function writeTemp(path: string, body: (fd: number) => void): string {
   return tmp;
 }
 
-type LazyTensor = { name: string; shape: number[]; data: () => Float32Array };
+/** A tensor to write; `data()` may read it back from a device (asynchronously on WebGPU). */
+type LazyTensor = { name: string; shape: number[]; data: () => Float32Array | Promise<Float32Array> };
 
-function writeSafetensorsBody(fd: number, tensors: readonly LazyTensor[], metadata: Record<string, string> | null): void {
+async function writeSafetensorsBody(fd: number, tensors: readonly LazyTensor[], metadata: Record<string, string> | null): Promise<void> {
   writeAll(fd, encodeHeader(tensors, metadata));
   for (const t of tensors) {
-    const data = t.data();
+    const data = await t.data();
     writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
 }
 
 /** Writes float32 tensors atomically; `data()` is called once per tensor, in order. */
-export function writeSafetensors(path: string, tensors: readonly LazyTensor[], metadata: Record<string, string> | null = null): void {
-  renameSync(writeTemp(path, (fd) => writeSafetensorsBody(fd, tensors, metadata)), path);
+export async function writeSafetensors(path: string, tensors: readonly LazyTensor[], metadata: Record<string, string> | null = null): Promise<void> {
+  renameSync(await writeTemp(path, (fd) => writeSafetensorsBody(fd, tensors, metadata)), path);
 }
 
 /**
  * Saves model as a Hugging Face model directory: config.json and model.safetensors.
  * Both are written in full to temporary files first, then renamed into place.
  */
-export function saveModel(model: GPT2Model, dir: string): void {
+export async function saveModel(model: GPT2Model, dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const weights = writeTemp(join(dir, 'model.safetensors'), (fd) => writeSafetensorsBody(fd, saveTensors(model), { format: 'pt' }));
+  const weights = await writeTemp(join(dir, 'model.safetensors'), (fd) => writeSafetensorsBody(fd, saveTensors(model), { format: 'pt' }));
   let config: string;
   try {
-    config = writeTemp(join(dir, 'config.json'), (fd) => writeAll(fd, new TextEncoder().encode(JSON.stringify(toHfConfig(model.cfg), null, 2) + '\n')));
+    config = await writeTemp(join(dir, 'config.json'), (fd) => writeAll(fd, new TextEncoder().encode(JSON.stringify(toHfConfig(model.cfg), null, 2) + '\n')));
   } catch (err) {
     rmSync(weights, { force: true });
     throw err;

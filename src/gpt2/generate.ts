@@ -83,10 +83,12 @@ export function sampleNext(logits: ArrayLike<number>, opts: SamplingOptions, rng
 }
 
 /**
- * Continues `prompt` by up to maxNewTokens tokens and returns the new ones. The model runs
- * in eval mode (no dropout) and without a graph; its mode is restored afterwards.
+ * Continues `prompt` by up to maxNewTokens tokens and resolves to the new ones. The model runs
+ * in eval mode (no dropout) and without a graph; its mode is restored afterwards. Async
+ * because each token's logits are read back with `toArray()`, the one way to read them on
+ * every backend (WebGPU can only read back asynchronously).
  */
-export function generate(model: GPT2Model, prompt: ArrayLike<number>, opts: GenerateOptions): number[] {
+export async function generate(model: GPT2Model, prompt: ArrayLike<number>, opts: GenerateOptions): Promise<number[]> {
   const { maxNewTokens, seed = 0, stopAtEot = false, onToken, useCache = true } = opts;
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new Error(`generate: maxNewTokens must be an integer ≥ 0, got ${maxNewTokens}`);
   if (prompt.length === 0) throw new Error('generate: the prompt is empty (give at least one token, e.g. <|endoftext|> = 50256)');
@@ -98,29 +100,27 @@ export function generate(model: GPT2Model, prompt: ArrayLike<number>, opts: Gene
   const wasTraining = model.training;
   model.eval();
   try {
-    noGrad(() => {
-      let cache: KVCache[] | null = null;
-      let cached = 0; // positions the cache holds
-      while (out.length < maxNewTokens) {
-        // Feed only the newest token when the cache holds the rest and there is room; else
-        // (first step, no cache, or the context outgrew n_ctx) the last n_ctx tokens afresh.
-        let feed: number[];
-        if (useCache && cache !== null && cached < n_ctx) {
-          feed = context.slice(-1);
-        } else {
-          feed = context.slice(-n_ctx);
-          cache = useCache ? model.newCache() : null;
-          cached = 0;
-        }
-        const { logits } = model.forward(Int32Array.from(feed), [1, feed.length], null, cache); // [1, 1, V]
-        cached += feed.length;
-        const next = sampleNext(logits.data, opts, rng);
-        if (stopAtEot && next === EOT) break;
-        context.push(next);
-        out.push(next);
-        onToken?.(next);
+    let cache: KVCache[] | null = null;
+    let cached = 0; // positions the cache holds
+    while (out.length < maxNewTokens) {
+      // Feed only the newest token when the cache holds the rest and there is room; else
+      // (first step, no cache, or the context outgrew n_ctx) the last n_ctx tokens afresh.
+      let feed: number[];
+      if (useCache && cache !== null && cached < n_ctx) {
+        feed = context.slice(-1);
+      } else {
+        feed = context.slice(-n_ctx);
+        cache = useCache ? model.newCache() : null;
+        cached = 0;
       }
-    });
+      const { logits } = noGrad(() => model.forward(Int32Array.from(feed), [1, feed.length], null, cache)); // [1, 1, V]
+      cached += feed.length;
+      const next = sampleNext(await logits.toArray(), opts, rng);
+      if (stopAtEot && next === EOT) break;
+      context.push(next);
+      out.push(next);
+      onToken?.(next);
+    }
   } finally {
     model.train(wasTraining);
   }

@@ -79,10 +79,10 @@ function transpose2d(data: ArrayLike<number>, rows: number, cols: number): Float
 }
 
 /** A parameter's shape and values as the checkpoint holds them. */
-function toFileLayout(name: string, p: Tensor): { shape: number[]; data: () => Float32Array } {
-  if (!isConv1D(name)) return { shape: [...p.shape], data: () => (p.data instanceof Float32Array ? p.data : Float32Array.from(p.data)) };
+function toFileLayout(name: string, p: Tensor): { shape: number[]; data: () => Promise<Float32Array> } {
+  if (!isConv1D(name)) return { shape: [...p.shape], data: async () => Float32Array.from(await p.toArray()) };
   const [out, inp] = p.shape;
-  return { shape: [inp, out], data: () => transpose2d(p.data, out, inp) };
+  return { shape: [inp, out], data: async () => transpose2d(await p.toArray(), out, inp) };
 }
 
 /**
@@ -98,7 +98,7 @@ function fileKey(name: string, tied: boolean): string {
  * The tensors of a checkpoint, in parameter order; `data()` makes each one when asked.
  * `pick` chooses what is laid out for each parameter: itself, or e.g. its gradient.
  */
-export function saveTensors(model: GPT2Model, pick: (p: Tensor) => Tensor = (p) => p): { name: string; shape: number[]; data: () => Float32Array }[] {
+export function saveTensors(model: GPT2Model, pick: (p: Tensor) => Tensor = (p) => p): { name: string; shape: number[]; data: () => Promise<Float32Array> }[] {
   return model.namedParameters().map(([name, p]) => ({ name: fileKey(name, model.cfg.weight_tying), ...toFileLayout(name, pick(p)) }));
 }
 

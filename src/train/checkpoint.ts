@@ -90,7 +90,7 @@ export async function saveTrainingCheckpoint(cfg: TrainConfig, step: number, mod
   const tmp = join(cfg.out, 'checkpoint.tmp');
   const old = join(cfg.out, 'checkpoint.old');
   rmSync(tmp, { recursive: true, force: true });
-  saveModel(model, tmp);
+  await saveModel(model, tmp);
 
   const names = paramNames(model);
   const tensors: { name: string; shape: number[]; data: () => Float32Array }[] = [];
@@ -109,7 +109,7 @@ export async function saveTrainingCheckpoint(cfg: TrainConfig, step: number, mod
       if (b !== null) tensors.push({ name: `momentum.${names.get(p)}`, shape: p.shape, data: () => b });
     });
   }
-  writeSafetensors(join(tmp, 'optimizer.safetensors'), tensors);
+  await writeSafetensors(join(tmp, 'optimizer.safetensors'), tensors);
   const state: TrainingState = {
     version: VERSION,
     step,
@@ -131,9 +131,9 @@ export async function saveTrainingCheckpoint(cfg: TrainConfig, step: number, mod
 }
 
 export async function saveBest(model: GPT2Model, out: string): Promise<void> {
-  saveModel(model, join(out, 'best'));
+  await saveModel(model, join(out, 'best'));
 }
 
 export async function saveFinal(model: GPT2Model, out: string): Promise<void> {
-  saveModel(model, join(out, 'final'));
+  await saveModel(model, join(out, 'final'));
 }

@@ -73,7 +73,7 @@ async function main(args: string[]): Promise<void> {
     process.stdout.write(text.slice(printed.length));
     printed = text;
   };
-  generate(model, promptIds, { maxNewTokens, temperature, topK, topP, seed, stopAtEot: flags['stop-at-eot'], onToken, useCache: !flags['no-cache'] });
+  await generate(model, promptIds, { maxNewTokens, temperature, topK, topP, seed, stopAtEot: flags['stop-at-eot'], onToken, useCache: !flags['no-cache'] });
   const text = decode(ids);
   if (flags.json) process.stdout.write(JSON.stringify({ prompt_ids: promptIds, ids, text }) + '\n');
   else process.stdout.write(text.slice(printed.length) + '\n');

@@ -70,7 +70,7 @@ export async function evaluate(model: GPT2Model, data: BatchSource, cfg: TrainCo
 async function sample(model: GPT2Model, cfg: TrainConfig): Promise<string> {
   model.eval();
   const prompt = encodeOrdinary(cfg.samplePrompt);
-  const ids = generate(model, prompt, { maxNewTokens: cfg.sampleTokens, temperature: 0.8, topK: 40, seed: cfg.seed, stopAtEot: true });
+  const ids = await generate(model, prompt, { maxNewTokens: cfg.sampleTokens, temperature: 0.8, topK: 40, seed: cfg.seed, stopAtEot: true });
   model.train();
   return decode([...prompt, ...ids]);
 }
