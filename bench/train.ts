@@ -10,6 +10,7 @@ import { GPT2Model } from '../src/gpt2/model.ts';
 import { makeConfig, type PresetName } from '../src/gpt2/config.ts';
 import { AdamW } from '../src/nn/optim/adamw.ts';
 import { Rng } from '../src/autograd/random.ts';
+import { clearHostPool, reuseMemory } from '../src/autograd/memory.ts';
 import { useBackend } from '../src/train/backend_flag.ts';
 import { PRESETS } from '../src/train/config.ts';
 
@@ -40,8 +41,11 @@ function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-/** tsgrad: forward + backward + AdamW on one random batch, after one warm-up step. */
-function timeTsgrad(c: Case): Timing {
+/**
+ * tsgrad: forward + backward + AdamW on one random batch, after one warm-up step, each step
+ * inside reuseMemory as in the training loop (src/train/loop.ts).
+ */
+async function timeTsgrad(c: Case): Promise<Timing> {
   const model = new GPT2Model(makeConfig({ dropout: 0 }, c.model), { seed: 0 });
   const params = model.parameters();
   const opt = new AdamW(
@@ -55,17 +59,20 @@ function timeTsgrad(c: Case): Timing {
   const n = c.batch * c.ctx;
   const x = Int32Array.from({ length: n }, () => rng.int(model.cfg.vocab_size));
   const y = Int32Array.from({ length: n }, () => rng.int(model.cfg.vocab_size));
-  const step = () => {
-    const loss = model.loss(x, [c.batch, c.ctx], y);
-    loss.backward();
-    opt.step();
-    opt.zeroGrad();
-    return loss.item();
-  };
-  step(); // warm-up: wasm tiers up, buffers are allocated
+  const keep = () => [...params.map((p) => p.storage), ...opt.stateStorages()];
+  const step = () =>
+    reuseMemory(async () => {
+      const loss = model.loss(x, [c.batch, c.ctx], y);
+      loss.backward();
+      opt.step();
+      opt.zeroGrad();
+      return (await loss.toArray())[0];
+    }, keep);
+  await step(); // warm-up: wasm tiers up, buffers are allocated
   const t0 = performance.now();
-  for (let i = 0; i < c.steps; i++) step();
+  for (let i = 0; i < c.steps; i++) await step();
   const ms = (performance.now() - t0) / c.steps;
+  clearHostPool();
   return { ms_per_step: ms, tokens_per_s: n / (ms / 1000), peak_rss_mb: peakRssMb() };
 }
 
@@ -85,7 +92,7 @@ const backend = await useBackend(values.backend!);
 console.log(`bench:train on ${cpus()[0].model} (${cpus().length} cores), node ${process.version}, backend ${backend.name}, ${new Date().toISOString()}`);
 const rows: string[] = [];
 for (const c of CASES) {
-  const t = timeTsgrad(c);
+  const t = await timeTsgrad(c);
   const p = timeTorch(c);
   const ratio = p === null ? 'n/a' : (t.tokens_per_s / p.tokens_per_s).toFixed(2);
   rows.push(

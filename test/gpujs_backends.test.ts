@@ -3,7 +3,7 @@
 // cross the limits where gpu.js gives wrong answers silently — a loop past 1000 iterations
 // (loopMaxIterations), 50257 columns (wider than a GL texture), flat indices past 2²⁴ — and
 // checks that the requested mode really ran, that intermediates stay on the device, and that
-// webgpu's 128 MiB buffer cap degrades to the host instead of failing.
+// on webgpu tensors longer than one device array (lavapipe: 128 MiB) are split into parts.
 //
 // A backend that cannot start here (no lavapipe, `gl` not built, no display) is SKIPPED with
 // the reason, never failed. headlessgl needs an X display: without DISPLAY this file re-runs
@@ -31,7 +31,7 @@ import {
   resetTransferStats,
   transferStats,
 } from '../src/autograd/backend/gpujs/index.ts';
-import { createDeviceBackend } from '../src/autograd/backend/gpujs/device.ts';
+import { createDeviceBackend, PartedArray } from '../src/autograd/backend/gpujs/device.ts';
 import { KERNEL_CLASS, Launcher, type GpuMode } from '../src/autograd/backend/gpujs/launch.ts';
 import { Rng } from '../src/autograd/random.ts';
 import { setBackend } from '../src/autograd/backend/index.ts';
@@ -204,10 +204,34 @@ async function suite(t: TestContext, mode: GpuMode, B: Backend): Promise<void> {
     );
   });
 
-  await t.test('ops without kernels run on the reference (embedding, reduce, broadcast binary)', async () => {
+  await t.test('embedding and its backward (repeated ids)', async () => {
+    const shape = fc.record({ V: fc.integer({ min: 1, max: 9 }), C: fc.integer({ min: 1, max: 6 }), N: fc.integer({ min: 1, max: 8 }), seed: fc.nat() });
+    await fc.assert(
+      fc.asyncProperty(shape, async ({ V, C, N, seed }) => {
+        const r = new Rng(seed);
+        const w = rand(V * C, seed + 1);
+        const ids = Int32Array.from({ length: N }, () => r.int(V));
+        const dy = rand(N * C, seed + 2);
+        close(await back(B, B.embedding(on(B, w), ids, V, C)), ref.embedding(w, ids, V, C) as HostArray, () => 0, 'embedding');
+        const sumTol = (_i: number, x: number): number => 1e-6 * (1 + Math.abs(x)) * N; // N float32 additions
+        close(await back(B, B.embeddingBackward(on(B, dy), ids, V, C)), ref.embeddingBackward(dy, ids, V, C) as HostArray, sumTol, 'embeddingBackward');
+      }),
+      { numRuns: RUNS[mode] },
+    );
+  });
+
+  await t.test('lm head + cross-entropy (linearCrossEntropy) forward and backward, with ignored rows', async () => {
+    const shape = fc.record({ N: fc.integer({ min: 1, max: 6 }), C: fc.integer({ min: 1, max: 8 }), V: fc.integer({ min: 2, max: 12 }), seed: fc.nat() });
+    await fc.assert(
+      fc.asyncProperty(shape, async ({ N, C, V, seed }) => {
+        await checkLinearCrossEntropy(B, N, C, V, seed);
+      }),
+      { numRuns: RUNS[mode] },
+    );
+  });
+
+  await t.test('ops without kernels run on the reference (reduce, broadcast binary)', async () => {
     const w = rand(5 * 3, 1);
-    const ids = Int32Array.from([4, 0, 4]);
-    close(await back(B, B.embedding(on(B, w), ids, 5, 3)), ref.embedding(w, ids, 5, 3) as HostArray, () => 0, 'embedding');
     close(await back(B, B.reduce('sum', on(B, w), [5, 3], 0)), ref.reduce('sum', w, [5, 3], 0) as HostArray, expTol, 'reduce');
     const bias = rand(3, 2);
     close(await back(B, B.binary('add', on(B, w), [5, 3], on(B, bias), [3], [5, 3])), ref.binary('add', w, [5, 3], bias, [3], [5, 3]) as HostArray, () => 0, 'broadcast add');
@@ -238,6 +262,9 @@ async function suite(t: TestContext, mode: GpuMode, B: Backend): Promise<void> {
     const w = rand(V * 2, 15);
     const want = ref.matmul(a, w, p) as HostArray;
     const logits = B.matmul(on(B, a), on(B, w), p);
+    // webasm computes it in one array; a device backend never indexes past 2²⁴ (its arrays hold
+    // at most 2²⁴ values): it computes this on the host and keeps the result in parts
+    assert.equal(logits instanceof PartedArray, mode !== 'webasm');
     close(await back(B, logits), want, matmulTol(a, w, p), 'lm-head matmul');
     const targets = Int32Array.from({ length: rows }, (_, i) => (i * 7919) % V);
     targets[rows - 1] = V - 1; // the very last element
@@ -292,6 +319,27 @@ async function checkCrossEntropy(B: Backend, rows: number, cols: number, seed: n
   close(await back(B, got.lse), want.lse, logTol(cols), `CE lse [${rows}, ${cols}]`);
   const dx = B.crossEntropyBackward(xs, got.lse, targets, on(B, dloss), rows, cols, -100);
   close(await back(B, dx), ref.crossEntropyBackward(x, want.lse, targets, dloss, rows, cols, -100) as HostArray, expTol, `CE dlogits [${rows}, ${cols}]`);
+}
+
+/**
+ * linearCrossEntropy against the reference. dx and dw sum V resp. N products of a dlogit
+ * (exp-based: 1e-5 relative) with an operand of size ≤ 1: |Δ| ≤ 1e-5·(1 + |ref|)·(V resp. N).
+ */
+async function checkLinearCrossEntropy(B: Backend, N: number, C: number, V: number, seed: number): Promise<void> {
+  const x = rand(N * C, seed, 2);
+  const w = rand(V * C, seed + 1, 2);
+  const r = new Rng(seed + 2);
+  const targets = Int32Array.from({ length: N }, (_, i) => (i === 1 ? -100 : r.int(V)));
+  const dloss = rand(N, seed + 3);
+  const want = ref.linearCrossEntropy(x, w, targets, N, C, V, -100);
+  const [xs, ws] = [on(B, x), on(B, w)];
+  const got = B.linearCrossEntropy(xs, ws, targets, N, C, V, -100);
+  close(await back(B, got.loss), want.loss, logTol(V), `lm-head loss N=${N} C=${C} V=${V}`);
+  close(await back(B, got.lse), want.lse, logTol(V), 'lm-head lse');
+  const wg = ref.linearCrossEntropyBackward(x, w, want.lse, targets, dloss, N, C, V, -100);
+  const g = B.linearCrossEntropyBackward(xs, ws, got.lse, targets, on(B, dloss), N, C, V, -100);
+  close(await back(B, g.dx), wg.dx, (_i, v) => 1e-5 * (1 + Math.abs(v)) * V, 'lm-head dx');
+  close(await back(B, g.dw), wg.dw, (_i, v) => 1e-5 * (1 + Math.abs(v)) * N, 'lm-head dw');
 }
 
 async function checkLayerNorm(B: Backend, rows: number, cols: number, seed: number): Promise<void> {
@@ -388,20 +436,87 @@ for (const mode of ['webasm', 'headlessgl', 'webgpu'] as const) {
   });
 }
 
-test('webgpu: tensors above the device buffer limit live on the host (lavapipe: 128 MiB)', async (t) => {
+// ---- tensors in parts (webgpu: lavapipe caps a storage buffer at 128 MiB) ------------------------
+
+/** The webgpu device backend with a small array limit, so that small tensors are split into parts. */
+function smallParts(maxElements: number, partAlign: number): Backend {
+  return createDeviceBackend({ name: 'webgpu', launcher: new Launcher('webgpu'), asyncOnly: true, maxElements, partAlign, rowSplit: (rows) => [rows, 1] });
+}
+
+test('webgpu: tensors longer than one device array are split into parts, and the hot ops walk them', async (t) => {
   if (ONLY) {
     t.skip(`this run is only ${ONLY}`);
     return;
   }
   if (!(await open(t, 'webgpu'))) return;
-  // the same device backend with a 64-value cap, so small tensors cross it
-  const B = createDeviceBackend({ name: 'webgpu', launcher: new Launcher('webgpu'), asyncOnly: true, maxElements: 64, rowSplit: (rows) => [rows, 1] });
+  const B = smallParts(100, 16); // parts of 96 values: 6 rows of a [V, 16] table
+  const x = rand(250, 1, 3);
+  const xs = B.fromHost(x);
+  assert.ok(xs instanceof PartedArray && xs.parts.length === 3, 'fromHost splits 250 values into 96 + 96 + 58');
+  close(await back(B, xs), x, () => 0, 'upload and read back in parts');
+  close(await back(B, B.fill(250, 2, 'float32')), new Float32Array(250).fill(2), () => 0, 'fill in parts');
+  const y = rand(250, 2);
+  close(await back(B, B.unary('exp', xs)), ref.unary('exp', x) as HostArray, expTol, 'unary in parts');
+  close(await back(B, B.binary('mul', xs, [250], B.fromHost(y), [250], [250])), ref.binary('mul', x, [250], y, [250], [250]) as HostArray, expTol, 'binary in parts');
+  const hp = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 3 };
+  const [m, v] = [rand(250, 3, 0.1), rand(250, 4, 0.01).map(Math.abs)];
+  const got = B.adamw(xs, B.fromHost(y), B.fromHost(m), B.fromHost(v), hp);
+  assert.ok(got.param instanceof PartedArray && got.m instanceof PartedArray);
+  close(await back(B, got.param), ref.adamw(x.slice(), y, m.slice(), v.slice(), hp).param, lnTol(1), 'adamw in parts');
+
+  // a [20, 16] table is 4 parts (6, 6, 6, 2 rows); with N = 20 rows of x, a block of logits holds 4 vocabulary rows
+  const r = new Rng(5);
+  const ids = Int32Array.from({ length: 6 }, () => r.int(20));
+  const w = rand(20 * 16, 6);
+  close(await back(B, B.embedding(B.fromHost(w), ids, 20, 16)), ref.embedding(w, ids, 20, 16) as HostArray, () => 0, 'embedding from parts');
+  const dy = rand(6 * 16, 7);
+  const dw = B.embeddingBackward(B.fromHost(dy), ids, 20, 16);
+  assert.ok(dw instanceof PartedArray && dw.parts.length === 4);
+  close(await back(B, dw), ref.embeddingBackward(dy, ids, 20, 16) as HostArray, (_i, g) => 1e-6 * (1 + Math.abs(g)) * 6, 'embeddingBackward into parts');
+  const dyParts = rand(12 * 16, 8); // dy itself in two parts: the host computes it
+  close(await back(B, B.embeddingBackward(B.fromHost(dyParts), Int32Array.from([...ids, ...ids]), 20, 16)), ref.embeddingBackward(dyParts, Int32Array.from([...ids, ...ids]), 20, 16) as HostArray, (_i, g) => 1e-6 * (1 + Math.abs(g)) * 12, 'embeddingBackward of dy in parts');
+  for (const N of [5, 20]) await checkLinearCrossEntropy(B, N, 16, 20, 8 + N); // N = 5: whole parts; 20: windows of 4 rows
+
+  // the lm head in parts reads nothing back (the targets go up as one small array per block)
+  const xh = B.fromHost(rand(20 * 16, 9));
+  const wh = B.fromHost(w);
+  const targets = Int32Array.from({ length: 20 }, () => r.int(20));
+  resetTransferStats();
+  const ce = B.linearCrossEntropy(xh, wh, targets, 20, 16, 20, -100);
+  const g = B.linearCrossEntropyBackward(xh, wh, ce.lse, targets, B.fill(20, 0.05, 'float32'), 20, 16, 20, -100);
+  assert.ok(g.dw instanceof PartedArray && g.dw.parts.length === 4);
+  assert.equal(transferStats().readbacks, 0, JSON.stringify(transferStats()));
+
+  // a matmul whose result is longer than one array, and ops without a parts path, go through the host
   const p = { batch: 1, m: 6, k: 4, n: 20, transA: false, transB: false, aBatched: false, bBatched: false };
   const a = rand(6 * 4, 19);
-  const b = rand(4 * 20, 20); // 80 values: kept on the host
+  const b = rand(4 * 20, 20);
   const want = ref.matmul(a, b, p) as HostArray;
-  const c = B.matmul(B.fromHost(a), B.fromHost(b), p); // 120 values out: computed on the host
-  close(await back(B, c), want, matmulTol(a, b, p), 'matmul across the cap');
-  close(await back(B, B.softmax(c, 6, 20)), ref.softmax(want, 6, 20) as HostArray, expTol, 'softmax of a host-kept tensor');
-  close(await back(B, B.fill(100, 2, 'float32')), new Float32Array(100).fill(2), () => 0, 'fill across the cap');
+  const c = B.matmul(B.fromHost(a), B.fromHost(b), p); // 120 values out: computed on the host, uploaded in parts
+  close(await back(B, c), want, matmulTol(a, b, p), 'matmul across the limit');
+  close(await back(B, B.softmax(c, 6, 20)), ref.softmax(want, 6, 20) as HostArray, expTol, 'softmax of a tensor in parts');
+});
+
+test('webgpu: a tiny GPT-2 whose tensors are split into parts of 1024 values trains to the js losses', async (t) => {
+  if (ONLY) {
+    t.skip(`this run is only ${ONLY}`);
+    return;
+  }
+  if (!(await open(t, 'webgpu'))) return;
+  await trainingMatchesReference(smallParts(1024, 32)); // wte [96, 32] = 3 parts; c_fc [32, 128] = 4 parts
+});
+
+test('webgpu: a tensor above the real 128 MiB buffer limit (34 M values)', async (t) => {
+  if (ONLY) {
+    t.skip(`this run is only ${ONLY}`);
+    return;
+  }
+  const B = await open(t, 'webgpu');
+  if (!B) return;
+  const n = 34_000_000; // 136 MB
+  const s = B.binary('add', B.fill(n, 1.25, 'float32'), [n], B.fill(n, 0.5, 'float32'), [n], [n]);
+  assert.ok(s instanceof PartedArray, 'split into parts');
+  const h = await back(B, s);
+  assert.equal(h.length, n);
+  for (const i of [0, 16_742_399, 16_742_400, n - 1]) assert.equal(h[i], 1.75, `element ${i}`);
 });

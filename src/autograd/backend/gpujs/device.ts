@@ -1,11 +1,11 @@
 // A gpu.js device backend (webgpu, headlessgl): tensors live in device memory as GpuArray
 // handles, kernels chain on them without reading back, and only toHost/toHostAsync
-// transfer. Promise: every Backend op works — the hot ops as kernels (./ops.ts), the rest on
-// the reference kernels through the host, each crossing counted in ../transfers.ts — and a
-// handle nobody references frees its device memory.
+// transfer. A tensor longer than one device array may be is a PartedArray of consecutive
+// GpuArrays (see ./ops.ts). Promise: every Backend op works — the hot ops as kernels
+// (./ops.ts), the rest on the reference kernels through the host, each crossing counted in
+// ../transfers.ts — and a handle nobody references frees its device memory.
 import { isHost, type Backend, type DeviceArray, type HostArray, type Storage } from '../backend.ts';
 import { referenceBackend } from '../reference/index.ts';
-import { composedLinearCrossEntropy } from '../linear_cross_entropy.ts';
 import * as K from './kernels.ts';
 import { flatten, type DeviceResult, type Launcher, type Native } from './launch.ts';
 import { hotOps, type Exec } from './ops.ts';
@@ -21,8 +21,8 @@ function when<T extends readonly unknown[], R>(values: T, f: (v: { [I in keyof T
 
 /**
  * A tensor's numbers on the device. `value` is what gpu.js returned (a texture or buffer
- * handle, or a Float32Array kept on the host when it is too large for one device buffer),
- * or, on webgpu, a promise of it: the next kernel chains on that promise.
+ * handle; an empty Float32Array for an empty tensor), or, on webgpu, a promise of it: the
+ * next kernel chains on that promise.
  */
 export class GpuArray implements DeviceArray {
   /** The inputs of the kernel making this value, kept alive until it is made (then dropped). */
@@ -42,18 +42,44 @@ export class GpuArray implements DeviceArray {
   }
 }
 
+/** A tensor longer than one device array may hold: consecutive parts (see ./ops.ts). */
+export class PartedArray implements DeviceArray {
+  constructor(
+    readonly backend: string,
+    readonly length: number,
+    readonly parts: GpuArray[],
+  ) {}
+}
+
+/**
+ * Parts are a multiple of this many values: 76800 = lcm(768, 1024, 1280, 1600), the widths of
+ * GPT-2 small … XL (and of every width dividing it: 64, 128, 256, …), so each part of a
+ * [V, C] weight holds whole rows.
+ */
+export const PART_ALIGN = 76800;
+
 export interface DeviceOptions {
   name: string;
   launcher: Launcher;
   asyncOnly: boolean;
-  /** Most float32 values one device array may hold; larger ones stay on the host. */
+  /** Most float32 values one device buffer or texture may hold (the device's limit). */
   maxElements: number;
+  /** Parts of longer tensors are a multiple of this many values (default PART_ALIGN; tests use less). */
+  partAlign?: number;
   /** See Exec.rowSplit. */
   rowSplit(rows: number, cols: number): [number, number] | null;
 }
 
 export function createDeviceBackend(o: DeviceOptions): Backend {
   const { name, launcher } = o;
+  // One device array holds at most partLength values: the device's limit, and 2²⁴, so that an
+  // index computed in float32 (an id read from an array, times C) is exact; a multiple of partAlign.
+  const align = o.partAlign ?? PART_ALIGN;
+  const partLength = Math.floor(Math.min(o.maxElements, 2 ** 24) / align) * align;
+  if (partLength < 1) throw new Error(`${name}: a device array of ${o.maxElements} values cannot hold one part of ${align}`);
+  /** [start, end) of each part of a tensor of n values. */
+  const partBounds = (n: number): [number, number][] =>
+    Array.from({ length: Math.max(1, Math.ceil(n / partLength)) }, (_, i) => [i * partLength, Math.min(n, (i + 1) * partLength)]);
 
   // When a handle is collected, its texture/buffer is released (after it was made).
   const registry = new FinalizationRegistry<Maybe<Native>>((value) => {
@@ -70,6 +96,7 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
   /** The gpu.js argument for a storage: a device handle's value, or a host array (uploaded by the call). */
   const argOf = (s: Storage): Maybe<Native> => {
     if (s instanceof GpuArray) return s.value;
+    if (s instanceof PartedArray) throw new Error(`${name}: a tensor in ${s.parts.length} parts reached a kernel that takes one array`);
     if (!isHost(s)) throw new Error(`${name}: got a device array of backend '${s.backend}'`);
     countUpload(s.length);
     return s instanceof Float32Array ? s : Float32Array.from(s);
@@ -84,20 +111,36 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
       return adopt(n, when(values, (v) => launcher.run(def, output, v)), inputs);
     },
     rowSplit: o.rowSplit,
+    partLength,
+    parts: (s) => (s instanceof PartedArray ? s.parts : [s]),
+    join: (length, parts) => (parts.length === 1 ? parts[0] : new PartedArray(name, length, parts as GpuArray[])),
   };
 
-  /** Host → device (counted) by a copy kernel; empty and too-large arrays stay on the host. */
-  const place = (h: HostArray): Maybe<Native> => {
-    const f = h instanceof Float32Array ? h : Float32Array.from(h);
-    if (f.length === 0 || f.length > o.maxElements) return f;
-    countUpload(f.length);
-    return launcher.run(K.copy, [f.length], [f]);
+  /**
+   * Host → device (counted) by copy kernels, in parts when longer than partLength. `h` may
+   * still be on its way (webgpu: the result of a host op); the handles exist at once.
+   */
+  const upload = (n: number, h: Maybe<HostArray>): Storage => {
+    const part = (a: number, b: number): GpuArray =>
+      adopt(b - a, when([h], ([arr]) => {
+        const f = (arr instanceof Float32Array ? arr : Float32Array.from(arr)).subarray(a, b);
+        if (f.length === 0) return new Float32Array(0);
+        countUpload(f.length);
+        return launcher.run(K.copy, [f.length], [f]);
+      }));
+    return n <= partLength ? part(0, n) : new PartedArray(name, n, partBounds(n).map(([a, b]) => part(a, b)));
   };
-  const upload = (h: HostArray): GpuArray => adopt(h.length, place(h));
 
-  /** Device → host, counted; nested gpu.js results are flattened. */
+  /** Device → host, counted; nested gpu.js results are flattened, parts put end to end. */
   const read = (s: Storage): Maybe<HostArray> => {
     if (isHost(s)) return s;
+    if (s instanceof PartedArray) {
+      return when(s.parts.map(read), (parts) => {
+        const out = new Float32Array(s.length);
+        partBounds(s.length).forEach(([a], i) => out.set(parts[i], a));
+        return out;
+      });
+    }
     if (!(s instanceof GpuArray)) throw new Error(`${name}: got a device array of backend '${s.backend}'`);
     return when([s.value], ([v]) => {
       if (v instanceof Float32Array) return v;
@@ -105,6 +148,7 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
       return when([(v as DeviceResult).toArray()], ([arr]) => flatten(arr, s.length));
     });
   };
+  const isDevice = (a: unknown): a is GpuArray | PartedArray => a instanceof GpuArray || a instanceof PartedArray;
 
   /**
    * An op run by the reference kernels on the host: inputs read back, outputs uploaded.
@@ -113,9 +157,9 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
    */
   function viaHost<A extends unknown[]>(op: (...a: A) => unknown, sizes: (...a: A) => number | Record<string, number>) {
     return (...args: A): never => {
-      const result = when(args.map((a) => (a instanceof GpuArray ? read(a) : a)), (hostArgs) => op(...(hostArgs as A)));
+      const result = when(args.map((a) => (isDevice(a) ? read(a) : a)), (hostArgs) => op(...(hostArgs as A)));
       // on webgpu `result` is pending: the handles exist now, their buffers once it is there
-      const uploadOf = (len: number, pick: (r: unknown) => HostArray): GpuArray => adopt(len, when([result], ([r]) => place(pick(r))));
+      const uploadOf = (len: number, pick: (r: unknown) => HostArray): Storage => upload(len, when([result], ([r]) => pick(r)));
       const shape = sizes(...args);
       if (typeof shape === 'number') return uploadOf(shape, (r) => r as HostArray) as never;
       return Object.fromEntries(Object.keys(shape).map((key) => [key, uploadOf(shape[key], (r) => (r as Record<string, HostArray>)[key])])) as never;
@@ -149,18 +193,23 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
     attentionBackward: viaHost(ref.attentionBackward, (_d, _q, _k, _v, _o, _l, p) => ({ dq: p.BH * p.Tq * p.D, dk: p.BH * p.Tk * p.D, dv: p.BH * p.Tk * p.D })),
     embedding: viaHost(ref.embedding, (_w, ids, _V, C) => ids.length * C),
     embeddingBackward: viaHost(ref.embeddingBackward, (_dy, _ids, V, C) => V * C),
+    linearCrossEntropy: viaHost(ref.linearCrossEntropy, (_x, _w, _t, N) => ({ loss: N, lse: N })),
+    linearCrossEntropyBackward: viaHost(ref.linearCrossEntropyBackward, (_x, _w, _l, _t, _d, N, C, V) => ({ dx: N * C, dw: V * C })),
     adamw: viaHost(ref.adamw, (p) => ({ param: p.length, m: p.length, v: p.length })),
   };
 
-  // The hot ops run as kernels unless an operand (or a matmul's result) is too big for the device.
+  // The hot ops run as kernels unless an operand (or a matmul's result) is longer than one
+  // device array; the ops that walk parts themselves (PARTWISE) take any length.
   const hot = hotOps(exec, fb);
+  const PARTWISE = new Set(['unary', 'binary', 'geluBackward', 'adamw', 'embedding', 'embeddingBackward', 'linearCrossEntropy', 'linearCrossEntropyBackward']);
   const fits = (op: string, args: unknown[]): boolean => {
-    const lengths = args.filter((a): a is Storage => a instanceof GpuArray || isHost(a as Storage)).map((a) => a.length);
+    if (PARTWISE.has(op)) return true;
+    const lengths = args.filter((a): a is Storage => isDevice(a) || isHost(a as Storage)).map((a) => a.length);
     if (op === 'matmul') {
       const p = args[2] as { batch: number; m: number; n: number };
       lengths.push(p.batch * p.m * p.n);
     }
-    return lengths.every((n) => n <= o.maxElements);
+    return lengths.every((n) => n <= partLength);
   };
   const guarded: Partial<Backend> = {};
   for (const [op, kernel] of Object.entries(hot) as [keyof Backend, (...a: unknown[]) => unknown][]) {
@@ -171,8 +220,7 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
   const backend: Backend = {
     ...fb,
     ...guarded,
-    ...composedLinearCrossEntropy(() => backend), // two matmuls and the CE kernels, on the device
-    fromHost: upload,
+    fromHost: (h) => upload(h.length, h),
     toHost(x) {
       if (o.asyncOnly) throw new Error(`${name}: reading numbers back is asynchronous here; use \`await tensor.toArray()\``);
       const h = read(x);
@@ -182,7 +230,7 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
     toHostAsync: async (x) => read(x),
     fill(n, value, dtype) {
       if (dtype === 'float64') return ref.fill(n, value, dtype);
-      return n > o.maxElements ? adopt(n, new Float32Array(n).fill(value)) : exec.run(K.fill, [n], [value]);
+      return exec.join(n, partBounds(n).map(([a, b]) => exec.run(K.fill, [b - a], [value])));
     },
   };
   return backend;

@@ -104,6 +104,9 @@ export async function createWebAsmBackend(): Promise<Backend> {
       return flatten(launcher.run(def, output, args as (Float32Array | number)[]), n);
     },
     rowSplit: (rows) => [rows, 1],
+    partLength: Infinity, // host memory: a tensor is always one array
+    parts: (s) => [s],
+    join: (_length, parts) => parts[0],
   }, referenceBackend));
   return tracked(backend, launcher);
 }

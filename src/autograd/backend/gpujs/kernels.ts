@@ -406,3 +406,85 @@ export const attnDk: KernelDef = {
     return scale * acc;
   },
 };
+
+// ---- tensors split into parts, and the language-model head in vocabulary blocks ------------------
+// A tensor longer than one device array may hold is kept as consecutive parts (../gpujs/device.ts),
+// each ≤ 2²⁴ values, so an index computed from an id read out of an array (a float) is exact.
+
+/** out[i] = x[off + i]: a contiguous window of x. */
+export const window: KernelDef = {
+  name: 'window',
+  types: ['Array', 'Integer'],
+  fn: function (this: K, x: F, off: number) {
+    return x[off + this.thread.x];
+  },
+};
+
+/** a and b end to end: out[i] = a[i] for i < lenA, else b[i − lenA]. */
+export const concat2: KernelDef = {
+  name: 'concat2',
+  types: ['Array', 'Array', 'Integer'],
+  fn: function (this: K, a: F, b: F, lenA: number) {
+    if (this.thread.x < lenA) return a[this.thread.x];
+    return b[this.thread.x - lenA];
+  },
+};
+
+/** z[r, t[r]] for each row of z [rows, cols], 0 where t[r] is not a column (picked by comparing, as rowCrossEntropy). */
+export const rowPick: KernelDef = {
+  name: 'rowPick',
+  types: ['Array', 'Array', 'Integer'],
+  fn: function (this: K, z: F, t: F, cols: number) {
+    let picked = 0;
+    for (let l = 0; l < cols; l++) {
+      if (l === t[this.thread.x]) picked = z[this.thread.x * cols + (l | 0)];
+    }
+    return picked;
+  },
+};
+
+/** log(eᵃ + eᵇ) elementwise, around the larger: two blocks' logsumexps combined. */
+export const logAddExp: KernelDef = {
+  name: 'logAddExp',
+  types: ['Array', 'Array'],
+  fn: function (this: K, a: F, b: F) {
+    const m = Math.max(a[this.thread.x], b[this.thread.x]);
+    return m + Math.log(Math.exp(a[this.thread.x] - m) + Math.exp(b[this.thread.x] - m));
+  },
+};
+
+/** Cross-entropy loss from a row's logsumexp and target logit: lse − z_target, 0 where target = ignoreIndex. */
+export const lossFromLse: KernelDef = {
+  name: 'lossFromLse',
+  types: ['Array', 'Array', 'Array', 'Float'],
+  fn: function (this: K, lse: F, zt: F, targets: F, ignoreIndex: number) {
+    if (targets[this.thread.x] === ignoreIndex) return 0;
+    return lse[this.thread.x] - zt[this.thread.x];
+  },
+};
+
+/** Embedding lookup from one part of the table: out [N, C] (dims [C, RA, RB]), row i = w[ids[i]], 0 where ids[i] < 0. */
+export const embeddingRows: KernelDef = {
+  name: 'embeddingRows',
+  types: ['Array', 'Array', 'Integer', 'Integer'],
+  fn: function (this: K, w: F, ids: F, C: number, RA: number) {
+    if (ids[this.thread.y + RA * this.thread.z] < 0) return 0;
+    return w[ids[this.thread.y + RA * this.thread.z] * C + this.thread.x];
+  },
+};
+
+/**
+ * Embedding backward for one part of the table: dw [rows, C] (dims [C, RA, RB]); row v sums
+ * the rows of dy [N, C] listed in order[start[v] … start[v] + count[v]) (built on the host from the ids).
+ */
+export const embeddingGrad: KernelDef = {
+  name: 'embeddingGrad',
+  types: ['Array', 'Array', 'Array', 'Array', 'Integer', 'Integer'],
+  fn: function (this: K, dy: F, order: F, start: F, count: F, C: number, RA: number) {
+    let acc = 0;
+    for (let j = 0; j < count[this.thread.y + RA * this.thread.z]; j++) {
+      acc += dy[order[start[this.thread.y + RA * this.thread.z] + j] * C + this.thread.x];
+    }
+    return acc;
+  },
+};

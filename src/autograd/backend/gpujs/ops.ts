@@ -1,8 +1,15 @@
-// The hot ops (matmul, softmax, cross-entropy, LayerNorm, attention, GELU, AdamW, and the
-// cheap elementwise ops) as sequences of ./kernels.ts launches, shared by every gpu.js backend.
-// Promise: each op gives its reference result up to float32 rounding; where a shape cannot
-// be laid out on the device (see Exec.rowSplit) it hands the call to `fallback`.
-import type { Backend, BinaryOp, Storage, UnaryOp } from '../backend.ts';
+// The hot ops (matmul, softmax, cross-entropy, LayerNorm, attention, GELU, AdamW, embedding,
+// the language-model head with its loss, and the cheap elementwise ops) as sequences of
+// ./kernels.ts launches, shared by every gpu.js backend. Promise: each op gives its reference
+// result up to float32 rounding; where a shape cannot be laid out on the device (see
+// Exec.rowSplit, Exec.partLength) it hands the call to `fallback`.
+//
+// Tensors in parts: a device array holds at most `partLength` values (lavapipe caps a WebGPU
+// storage buffer at 128 MiB; the lm head's weight alone is 154 MB in GPT-2 small), so a longer
+// tensor is consecutive parts of partLength values. Elementwise ops and AdamW run part by part
+// (parts of equal-length tensors line up); embedding, its backward and the lm head walk the
+// parts of the [V, C] table as row ranges, which needs partLength to be a multiple of C.
+import type { Backend, BinaryOp, MatmulParams, Storage, UnaryOp } from '../backend.ts';
 import * as K from './kernels.ts';
 
 /** What the ops need from a backend: a way to run one kernel, and its layout limits. */
@@ -11,6 +18,12 @@ export interface Exec {
   run(def: K.KernelDef, output: number[], args: (Storage | number)[]): Storage;
   /** [RA, RB] such that a [rows, cols] result fits output dims [cols, RA, RB], RA·RB = rows; null if none. */
   rowSplit(rows: number, cols: number): [number, number] | null;
+  /** The most values one device array holds; a longer tensor is parts of this many (the last shorter). */
+  readonly partLength: number;
+  /** s's parts in order ([s] when it is one array). */
+  parts(s: Storage): Storage[];
+  /** The tensor of `length` values made of these consecutive parts (one part: that part). */
+  join(length: number, parts: Storage[]): Storage;
 }
 
 const UNARY_CODE: Record<UnaryOp, number> = { neg: 0, exp: 1, log: 2, sqrt: 3, tanh: 4, relu: 5, step: 6, gelu: 7 };
@@ -21,7 +34,51 @@ const sameShape = (a: number[], b: number[]): boolean => a.length === b.length &
 /** gpu.js kernels compute in float32; anything float64 stays on the reference. */
 const f64 = (...xs: Storage[]): boolean => xs.some((x) => x instanceof Float64Array);
 
+/** One product op(A)·op(B) = [m, k]·[k, n], A stored transposed with transA, B with transB. */
+const product = (m: number, k: number, n: number, transA: boolean, transB: boolean): MatmulParams => ({ batch: 1, m, k, n, transA, transB, aBatched: false, bBatched: false });
+
+/** One block of the lm head: rows [r0, r0 + rows) of w [V, C], which sit in w's part `part`. */
+interface VocabBlock {
+  w: Storage;
+  r0: number;
+  rows: number;
+  part: number;
+}
+
 export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
+  /** Row ranges of the parts of a [rows, cols] tensor; null when a part boundary would cut a row. */
+  const partRows = (rows: number, cols: number): [number, number][] | null => {
+    if (rows * cols <= x.partLength) return [[0, rows]];
+    if (x.partLength % cols !== 0) return null;
+    const per = x.partLength / cols;
+    return Array.from({ length: Math.ceil(rows / per) }, (_, i) => [i * per, Math.min(rows, (i + 1) * per)]);
+  };
+  /** f part by part over tensors of equal length (their parts line up). */
+  const partwise = (arrays: Storage[], f: (parts: Storage[]) => Storage): Storage => {
+    const parts = arrays.map((a) => x.parts(a));
+    return x.join(arrays[0].length, parts[0].map((_, i) => f(parts.map((p) => p[i]))));
+  };
+  const add = (a: Storage | null, b: Storage): Storage => (a === null ? b : x.run(K.binarySame, [b.length], [a, b, BINARY_CODE.add]));
+
+  /**
+   * The lm head's vocabulary blocks: each part of w [V, C] cut into row blocks small enough
+   * that a block's logits [N, rows] fit one device array. Null when x or a logits row does not fit.
+   */
+  const vocabBlocks = (xs: Storage, w: Storage, N: number, C: number, V: number): VocabBlock[] | null => {
+    const ranges = partRows(V, C);
+    const R = Math.floor(x.partLength / N); // rows per block
+    if (ranges === null || R < 1 || x.parts(xs).length !== 1) return null;
+    const spans: { part: number; r0: number; rows: number; whole: boolean }[] = [];
+    ranges.forEach(([r0, r1], part) => {
+      for (let a = r0; a < r1; a += R) spans.push({ part, r0: a, rows: Math.min(R, r1 - a), whole: R >= r1 - r0 });
+    });
+    if (spans.some((s) => x.rowSplit(N, s.rows) === null)) return null;
+    const W = x.parts(w);
+    const start = (part: number): number => ranges[part][0];
+    // a block that is a whole part is that part; else a window of it [rows, C]
+    return spans.map((s) => ({ ...s, w: s.whole ? W[s.part] : x.run(K.window, [s.rows * C], [W[s.part], (s.r0 - start(s.part)) * C]) }));
+  };
+
   /** Softmax-family second pass: an elementwise kernel over [rows, cols] given per-row values. */
   const rowsKernel = (def: K.KernelDef, rows: number, cols: number, arrays: Storage[], tail: number[]): Storage | null => {
     const split = x.rowSplit(rows, cols);
@@ -30,18 +87,18 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
   };
   const targetsOf = (t: Int32Array): Float32Array => Float32Array.from(t); // ids < 2²⁴, exact in float32
 
-  return {
+  const ops: Partial<Backend> = {
     unary(op, a) {
       if (f64(a)) return fallback.unary(op, a);
-      return x.run(K.unary, [a.length], [a, UNARY_CODE[op]]);
+      return partwise([a], ([p]) => x.run(K.unary, [p.length], [p, UNARY_CODE[op]]));
     },
     binary(op, a, aShape, b, bShape, outShape) {
       if (f64(a, b) || !sameShape(aShape, outShape) || !sameShape(bShape, outShape)) return fallback.binary(op, a, aShape, b, bShape, outShape);
-      return x.run(K.binarySame, [a.length], [a, b, BINARY_CODE[op]]);
+      return partwise([a, b], ([p, q]) => x.run(K.binarySame, [p.length], [p, q, BINARY_CODE[op]]));
     },
     geluBackward(a, dy) {
       if (f64(a, dy)) return fallback.geluBackward(a, dy);
-      return x.run(K.geluBackward, [a.length], [a, dy]);
+      return partwise([a, dy], ([p, q]) => x.run(K.geluBackward, [p.length], [p, q]));
     },
 
     matmul(a, b, p) {
@@ -130,13 +187,91 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
 
     adamw(param, grad, m, v, hp) {
       if (f64(param, grad, m, v)) return fallback.adamw(param, grad, m, v, hp);
-      const n = param.length;
-      const m2 = x.run(K.adamM, [n], [m, grad, hp.beta1]);
-      const v2 = x.run(K.adamV, [n], [v, grad, hp.beta2]);
       const bc1 = 1 - hp.beta1 ** hp.step;
       const bc2 = 1 - hp.beta2 ** hp.step;
-      const p2 = x.run(K.adamP, [n], [param, m2, v2, hp.lr, 1 - hp.lr * hp.weightDecay, bc1, bc2, hp.eps]);
-      return { param: p2, m: m2, v: v2 };
+      const [P, G, M, V] = [param, grad, m, v].map((s) => x.parts(s));
+      const out = P.map((p, i) => {
+        const m2 = x.run(K.adamM, [p.length], [M[i], G[i], hp.beta1]);
+        const v2 = x.run(K.adamV, [p.length], [V[i], G[i], hp.beta2]);
+        return { p2: x.run(K.adamP, [p.length], [p, m2, v2, hp.lr, 1 - hp.lr * hp.weightDecay, bc1, bc2, hp.eps]), m2, v2 };
+      });
+      const n = param.length;
+      return { param: x.join(n, out.map((o) => o.p2)), m: x.join(n, out.map((o) => o.m2)), v: x.join(n, out.map((o) => o.v2)) };
+    },
+
+    // ---- embedding: one kernel per part of the table, summed (a row lives in one part) ------
+    embedding(w, ids, V, C) {
+      const ranges = partRows(V, C);
+      const split = x.rowSplit(ids.length, C);
+      if (f64(w) || ranges === null || split === null || ids.length === 0) return fallback.embedding(w, ids, V, C);
+      const W = x.parts(w);
+      let out: Storage | null = null;
+      ranges.forEach(([r0, r1], i) => {
+        const local = Float32Array.from(ids, (id) => (id >= r0 && id < r1 ? id - r0 : -1)); // −1: another part's row
+        out = add(out, x.run(K.embeddingRows, [C, split[0], split[1]], [W[i], local, C, split[0]])); // [N, C]
+      });
+      return out!;
+    },
+    embeddingBackward(dy, ids, V, C) {
+      const ranges = partRows(V, C);
+      const fitsKernel = ranges !== null && x.parts(dy).length === 1 && ranges.every(([r0, r1]) => x.rowSplit(r1 - r0, C));
+      if (f64(dy) || !fitsKernel) return fallback.embeddingBackward(dy, ids, V, C);
+      const parts = ranges.map(([r0, r1]) => {
+        // the positions of each id, grouped by id (a counting sort on the host): row v of this
+        // part sums dy's rows order[start[v] … start[v] + count[v])
+        const rows = r1 - r0;
+        const count = new Float32Array(rows);
+        for (const id of ids) if (id >= r0 && id < r1) count[id - r0]++;
+        const start = new Float32Array(rows);
+        for (let v = 1; v < rows; v++) start[v] = start[v - 1] + count[v - 1];
+        const order = new Float32Array(Math.max(1, start[rows - 1] + count[rows - 1]));
+        const next = Float32Array.from(start);
+        ids.forEach((id, i) => {
+          if (id >= r0 && id < r1) order[next[id - r0]++] = i;
+        });
+        const [RA, RB] = x.rowSplit(rows, C)!;
+        return x.run(K.embeddingGrad, [C, RA, RB], [dy, order, start, count, C, RA]); // [rows, C]
+      });
+      return x.join(V * C, parts);
+    },
+
+    // ---- the lm head + cross-entropy in vocabulary blocks ---------------------------------
+    // No [N, V] logits array: each block's logits [N, rows] are made, used and dropped. The
+    // forward combines the blocks' logsumexps (logAddExp) and picks each row's target logit
+    // from the block that holds it; the backward recomputes each block's logits, and from its
+    // dlogits adds the block's share of dx and makes its rows of dw.
+    linearCrossEntropy(xs, w, targets, N, C, V, ignoreIndex) {
+      const blocks = f64(xs, w) ? null : vocabBlocks(xs, w, N, C, V);
+      if (blocks === null) return fallback.linearCrossEntropy(xs, w, targets, N, C, V, ignoreIndex);
+      let lse: Storage | null = null;
+      let zt: Storage | null = null; // each row's target logit
+      for (const b of blocks) {
+        const z = ops.matmul!(xs, b.w, product(N, C, b.rows, false, true)); // [N, rows]
+        const lseB = x.run(K.rowLogSumExp, [N], [z, b.rows]);
+        lse = lse === null ? lseB : x.run(K.logAddExp, [N], [lse, lseB]);
+        zt = add(zt, x.run(K.rowPick, [N], [z, Float32Array.from(targets, (t) => t - b.r0), b.rows]));
+      }
+      return { loss: x.run(K.lossFromLse, [N], [lse!, zt!, targetsOf(targets), ignoreIndex]), lse: lse! };
+    },
+    linearCrossEntropyBackward(xs, w, lse, targets, dloss, N, C, V, ignoreIndex) {
+      const single = x.parts(lse).length === 1 && x.parts(dloss).length === 1;
+      const blocks = f64(xs, w, lse, dloss) || !single ? null : vocabBlocks(xs, w, N, C, V);
+      if (blocks === null) return fallback.linearCrossEntropyBackward(xs, w, lse, targets, dloss, N, C, V, ignoreIndex);
+      let dx: Storage | null = null;
+      const dwBlocks: Storage[][] = x.parts(w).map(() => []);
+      for (const b of blocks) {
+        const z = ops.matmul!(xs, b.w, product(N, C, b.rows, false, true)); // [N, rows], recomputed
+        // block-local targets: −1 ignored (the kernel's ignoreIndex below), rows = a column of another block
+        const local = Float32Array.from(targets, (t) => (t === ignoreIndex ? -1 : t >= b.r0 && t < b.r0 + b.rows ? t - b.r0 : b.rows));
+        const [RA, RB] = x.rowSplit(N, b.rows)!;
+        const dl = x.run(K.rowsCrossEntropyBackward, [b.rows, RA, RB], [z, lse, local, dloss, b.rows, RA, -1]); // [N, rows]
+        dx = add(dx, ops.matmul!(dl, b.w, product(N, b.rows, C, false, false))); // [N, C]
+        dwBlocks[b.part].push(ops.matmul!(dl, xs, product(b.rows, N, C, true, false))); // [rows, C]
+      }
+      // each part of dw: its blocks end to end
+      const dwParts = dwBlocks.map((bs) => bs.reduce((acc, d) => x.run(K.concat2, [acc.length + d.length], [acc, d, acc.length])));
+      return { dx: dx!, dw: x.join(V * C, dwParts) };
     },
   };
+  return ops;
 }
