@@ -19,6 +19,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { referenceBackend as ref } from '../src/autograd/backend/index.ts';
@@ -519,4 +522,21 @@ test('webgpu: a tensor above the real 128 MiB buffer limit (34 M values)', async
   const h = await back(B, s);
   assert.equal(h.length, n);
   for (const i of [0, 16_742_399, 16_742_400, n - 1]) assert.equal(h[i], 1.75, `element ${i}`);
+});
+
+test('webgpu end to end: npm run train saves checkpoints and samples, npm run generate continues a prompt', async (t) => {
+  if (ONLY) {
+    t.skip(`this run is only ${ONLY}`);
+    return;
+  }
+  if (!(await open(t, 'webgpu'))) return;
+  const out = mkdtempSync(join(tmpdir(), 'tsgrad-webgpu-'));
+  const run = (script: string, args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', timeout: 240_000 });
+  const train = run('src/train/train_cli.ts', ['--preset', 'overfit', '--steps', '2', '--ctx', '16', '--batch-size', '2', '--backend', 'webgpu', '--out', out, '--eval-every', '1', '--sample-prompt', 'Once', '--sample-tokens', '3', '--no-progress']);
+  assert.equal(train.status, 0, train.stderr);
+  assert.match(train.stdout, /backend webgpu/);
+  for (const f of ['final/model.safetensors', 'checkpoint/optimizer.safetensors']) assert.ok(existsSync(join(out, f)), f);
+  const gen = run('src/train/generate_cli.ts', ['--model', join(out, 'final'), '--backend', 'webgpu', '--prompt', 'Once', '--max-new-tokens', '3', '--json']);
+  assert.equal(gen.status, 0, gen.stderr);
+  assert.equal(JSON.parse(gen.stdout.trim().split('\n').pop()!).ids.length, 3);
 });
