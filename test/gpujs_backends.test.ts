@@ -233,11 +233,38 @@ async function suite(t: TestContext, mode: GpuMode, B: Backend): Promise<void> {
     );
   });
 
-  await t.test('ops without kernels run on the reference (reduce, broadcast binary)', async () => {
-    const w = rand(5 * 3, 1);
-    close(await back(B, B.reduce('sum', on(B, w), [5, 3], 0)), ref.reduce('sum', w, [5, 3], 0) as HostArray, expTol, 'reduce');
-    const bias = rand(3, 2);
-    close(await back(B, B.binary('add', on(B, w), [5, 3], on(B, bias), [3], [5, 3])), ref.binary('add', w, [5, 3], bias, [3], [5, 3]) as HostArray, () => 0, 'broadcast add');
+  await t.test('strided reads: permute, slice, pad, reduce, broadcasting binary ops, maskedFill (ranks 0–4)', async () => {
+    const shapeArb = fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 4 });
+    await fc.assert(
+      fc.asyncProperty(shapeArb, fc.nat(), async (shape, seed) => {
+        const r = new Rng(seed);
+        const n = shape.reduce((p, d) => p * d, 1);
+        const a = rand(n, seed + 1, 3);
+        const as = on(B, a);
+        const perm = shape.map((_, i) => i).sort(() => r.uniform() - 0.5);
+        close(await back(B, B.permute(as, shape, perm)), ref.permute(a, shape, perm) as HostArray, () => 0, `permute ${shape} by ${perm}`);
+        const begin = shape.map((d) => r.int(d));
+        const size = shape.map((d, i) => 1 + r.int(d - begin[i]));
+        const cut = ref.slice(a, shape, begin, size) as HostArray;
+        close(await back(B, B.slice(as, shape, begin, size)), cut, () => 0, `slice ${shape} at ${begin} size ${size}`);
+        close(await back(B, B.pad(on(B, cut), size, begin, shape)), ref.pad(cut, size, begin, shape) as HostArray, () => 0, `pad ${size} into ${shape} at ${begin}`);
+        for (let axis = 0; axis < shape.length; axis++) {
+          for (const op of ['sum', 'max'] as const) {
+            close(await back(B, B.reduce(op, as, shape, axis)), ref.reduce(op, a, shape, axis) as HostArray, (_i, w) => 1e-6 * (1 + Math.abs(w)) * shape[axis], `reduce ${op} ${shape} axis ${axis}`);
+          }
+        }
+        // b: some axes of a's shape set to 1 or dropped from the front, so it broadcasts
+        const bShape = shape.slice(r.int(shape.length + 1)).map((d) => (r.uniform() < 0.5 ? 1 : d));
+        const b = rand(bShape.reduce((p, d) => p * d, 1), seed + 2, 3);
+        for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+          close(await back(B, B.binary(op, as, shape, on(B, b), bShape, shape)), ref.binary(op, a, shape, b, bShape, shape) as HostArray, expTol, `${op} ${shape} with ${bShape}`);
+          close(await back(B, B.binary(op, on(B, b), bShape, as, shape, shape)), ref.binary(op, b, bShape, a, shape, shape) as HostArray, expTol, `${op} ${bShape} with ${shape}`);
+        }
+        const mask = Float32Array.from(b, (v) => (v > 0 ? 1 : 0));
+        close(await back(B, B.maskedFill(as, shape, on(B, mask), bShape, -1e9)), ref.maskedFill(a, shape, mask, bShape, -1e9) as HostArray, () => 0, `maskedFill ${shape} by ${bShape}`);
+      }),
+      { numRuns: RUNS[mode] },
+    );
   });
 
   // ---- past the limits ----------------------------------------------------------------------

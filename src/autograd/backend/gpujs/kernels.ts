@@ -488,3 +488,73 @@ export const embeddingGrad: KernelDef = {
     return acc;
   },
 };
+
+// ---- strided reads: permute, slice, pad, reduce, broadcasting binary ops, maskedFill --------------
+// Every output is seen as [rows, cols] (cols = its last axis) with output dims [cols, RA, RB]. The
+// host enumerates, for each output row, where that row starts in each input (`off`, one float
+// per row, exact below 2²⁴); along the row an input advances by `sx`. So no kernel divides an
+// index to find a coordinate, and one kernel serves every rank.
+
+/** out[row, x] = src[off[row] + x·sx] (permute, slice). */
+export const gatherRows: KernelDef = {
+  name: 'gatherRows',
+  types: ['Array', 'Array', 'Integer', 'Integer'],
+  fn: function (this: K, src: F, off: F, sx: number, RA: number) {
+    return src[off[this.thread.y + RA * this.thread.z] + this.thread.x * sx];
+  },
+};
+
+/** pad: out[row, x] = src[off[row] + (x − x0)·sx] inside the box (off ≥ 0, x0 ≤ x < x0 + xn), else 0. */
+export const padRows: KernelDef = {
+  name: 'padRows',
+  types: ['Array', 'Array', 'Integer', 'Integer', 'Integer', 'Integer'],
+  fn: function (this: K, src: F, off: F, sx: number, x0: number, xn: number, RA: number) {
+    if (off[this.thread.y + RA * this.thread.z] < 0 || this.thread.x < x0 || this.thread.x >= x0 + xn) return 0;
+    return src[off[this.thread.y + RA * this.thread.z] + (this.thread.x - x0) * sx];
+  },
+};
+
+/** Reduction over one axis: out[row, x] = sum (op 0) or max (op 1) over j < K of src[off[row] + x·sx + j·sk]. */
+export const reduceRows: KernelDef = {
+  name: 'reduceRows',
+  types: ['Array', 'Array', 'Integer', 'Integer', 'Integer', 'Integer', 'Integer'],
+  fn: function (this: K, src: F, off: F, sx: number, K: number, sk: number, op: number, RA: number) {
+    let acc = op === 0 ? 0 : -3.0e38; // −3e38 stands in for −∞
+    for (let j = 0; j < K; j++) {
+      const v = src[off[this.thread.y + RA * this.thread.z] + this.thread.x * sx + (j | 0) * sk];
+      acc = op === 0 ? acc + v : Math.max(acc, v);
+    }
+    return acc;
+  },
+};
+
+/** Broadcasting binary op by code (BINARY_CODE in ./ops.ts): a[aOff[row] + x·asx] op b[bOff[row] + x·bsx]. */
+export const binaryRows: KernelDef = {
+  name: 'binaryRows',
+  types: ['Array', 'Array', 'Array', 'Array', 'Integer', 'Integer', 'Integer', 'Integer'],
+  fn: function (this: K, a: F, b: F, aOff: F, bOff: F, asx: number, bsx: number, op: number, RA: number) {
+    // the indices go through locals (exact: below 2²⁴): two nested reads in one kernel make
+    // gpu.js's WebGL 1 code declare the same hoisted variable twice
+    const ia = aOff[this.thread.y + RA * this.thread.z] + this.thread.x * asx;
+    const ib = bOff[this.thread.y + RA * this.thread.z] + this.thread.x * bsx;
+    const u = a[ia];
+    const v = b[ib];
+    if (op === 0) return u + v;
+    if (op === 1) return u - v;
+    if (op === 2) return u * v;
+    if (op === 3) return u / v;
+    if (op === 4) return Math.pow(u, v);
+    return u === v ? 1 : 0;
+  },
+};
+
+/** maskedFill: value where the broadcast mask is nonzero, else x (x is already the output's shape). */
+export const maskedFillRows: KernelDef = {
+  name: 'maskedFillRows',
+  types: ['Array', 'Array', 'Array', 'Integer', 'Float', 'Integer', 'Integer'],
+  fn: function (this: K, x: F, mask: F, mOff: F, msx: number, value: number, cols: number, RA: number) {
+    const m = mask[mOff[this.thread.y + RA * this.thread.z] + this.thread.x * msx]; // (a comparison on the read itself does not compile on WebGL 1)
+    if (m === 0) return x[(this.thread.y + RA * this.thread.z) * cols + this.thread.x];
+    return value;
+  },
+};

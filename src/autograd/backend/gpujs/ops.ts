@@ -1,6 +1,7 @@
-// The hot ops (matmul, softmax, cross-entropy, LayerNorm, attention, GELU, AdamW, embedding,
-// the language-model head with its loss, and the cheap elementwise ops) as sequences of
-// ./kernels.ts launches, shared by every gpu.js backend. Promise: each op gives its reference
+// Every op of a training step (matmul, softmax, cross-entropy, LayerNorm, attention, GELU,
+// AdamW, embedding, the language-model head with its loss, elementwise and broadcasting ops,
+// permute/slice/pad and reductions) as sequences of ./kernels.ts launches, shared by every
+// gpu.js backend, so a step reads nothing back but the numbers the CPU asks for. Promise: each op gives its reference
 // result up to float32 rounding; where a shape cannot be laid out on the device (see
 // Exec.rowSplit, Exec.partLength) it hands the call to `fallback`.
 //
@@ -10,6 +11,7 @@
 // (parts of equal-length tensors line up); embedding, its backward and the lm head walk the
 // parts of the [V, C] table as row ranges, which needs partLength to be a multiple of C.
 import type { Backend, BinaryOp, MatmulParams, Storage, UnaryOp } from '../backend.ts';
+import { broadcastStrides, numel, stridesOf } from '../../shape.ts';
 import * as K from './kernels.ts';
 
 /** What the ops need from a backend: a way to run one kernel, and its layout limits. */
@@ -36,6 +38,34 @@ const f64 = (...xs: Storage[]): boolean => xs.some((x) => x instanceof Float64Ar
 
 /** One product op(A)·op(B) = [m, k]·[k, n], A stored transposed with transA, B with transB. */
 const product = (m: number, k: number, n: number, transA: boolean, transB: boolean): MatmulParams => ({ batch: 1, m, k, n, transA, transB, aBatched: false, bBatched: false });
+
+/** A strided read seen as rows (see the strided kernels in ./kernels.ts). */
+interface RowsView {
+  rows: number;
+  cols: number;
+  /** Where each output row starts in the input (−1: outside it); on the device after its first use. */
+  off: Storage;
+  /** The input's step along a row. */
+  sx: number;
+}
+
+/**
+ * The output `shape` as [rows, cols], cols its last axis; `strides` are the input's steps along
+ * each output axis, so row (i0, i1, …) starts at base + Σ i_k·strides[k]. With a `box`, rows
+ * whose leading coordinates lie outside [begin, begin + size) get −1 (pad).
+ */
+function rowsView(shape: number[], strides: number[], base = 0, box?: { begin: number[]; size: number[] }): RowsView {
+  const r = shape.length;
+  const lead = shape.slice(0, Math.max(0, r - 1));
+  const off = new Float32Array(numel(lead));
+  const idx = lead.map(() => 0);
+  for (let row = 0; row < off.length; row++) {
+    const inside = !box || idx.every((i, k) => i >= box.begin[k] && i < box.begin[k] + box.size[k]);
+    off[row] = inside ? idx.reduce((o, i, k) => o + i * strides[k], base) : -1;
+    for (let k = lead.length - 1; k >= 0 && ++idx[k] === lead[k]; k--) idx[k] = 0; // next row, row-major
+  }
+  return { rows: off.length, cols: r === 0 ? 1 : shape[r - 1], off, sx: r === 0 ? 0 : strides[r - 1] };
+}
 
 /** One block of the lm head: rows [r0, r0 + rows) of w [V, C], which sit in w's part `part`. */
 interface VocabBlock {
@@ -87,14 +117,76 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
   };
   const targetsOf = (t: Int32Array): Float32Array => Float32Array.from(t); // ids < 2²⁴, exact in float32
 
+  // Row offsets depend only on shapes, so each is made and uploaded once, then kept on the
+  // device (a training step reuses a few dozen; the cache is emptied if it ever holds 1024).
+  const views = new Map<string, RowsView>();
+  const view = (...args: Parameters<typeof rowsView>): RowsView => {
+    const key = JSON.stringify(args);
+    let v = views.get(key);
+    if (v === undefined) {
+      if (views.size >= 1024) views.clear();
+      const h = rowsView(...args);
+      v = { ...h, off: x.run(K.copy, [h.rows], [h.off as Float32Array]) };
+      views.set(key, v);
+    }
+    return v;
+  };
+  /** Runs a strided-rows kernel over an output of [rows, cols], or null when it cannot be laid out. */
+  const rowsRun = (def: K.KernelDef, rows: number, cols: number, args: (Storage | number)[]): Storage | null => {
+    const split = x.rowSplit(rows, cols);
+    if (split === null) return null;
+    return x.run(def, [cols, split[0], split[1]], [...args, split[0]]);
+  };
+  /** The strided kernels take one array per operand. */
+  const single = (...xs: Storage[]): boolean => xs.every((s) => x.parts(s).length === 1);
+
   const ops: Partial<Backend> = {
+    // ---- layout and reductions as strided reads -------------------------------------------
+    permute(a, shape, perm) {
+      const S = stridesOf(shape);
+      const v = view(perm.map((p) => shape[p]), perm.map((p) => S[p]));
+      return (!f64(a) && single(a) ? rowsRun(K.gatherRows, v.rows, v.cols, [a, v.off, v.sx]) : null) ?? fallback.permute(a, shape, perm);
+    },
+    slice(a, shape, begin, size) {
+      const S = stridesOf(shape);
+      const v = view(size, S, begin.reduce((o, b, k) => o + b * S[k], 0));
+      return (!f64(a) && single(a) ? rowsRun(K.gatherRows, v.rows, v.cols, [a, v.off, v.sx]) : null) ?? fallback.slice(a, shape, begin, size);
+    },
+    pad(a, shape, begin, outShape) {
+      const S = stridesOf(shape);
+      const r = outShape.length;
+      // rows of the output whose leading coordinates fall inside the box read from the input
+      const v = view(outShape, S, -begin.slice(0, Math.max(0, r - 1)).reduce((o, b, k) => o + b * S[k], 0), { begin, size: shape });
+      const [x0, xn] = r === 0 ? [0, 1] : [begin[r - 1], shape[r - 1]];
+      return (!f64(a) && single(a) ? rowsRun(K.padRows, v.rows, v.cols, [a, v.off, v.sx, x0, xn]) : null) ?? fallback.pad(a, shape, begin, outShape);
+    },
+    reduce(op, a, shape, axis) {
+      const S = stridesOf(shape);
+      const keep = shape.map((_, k) => k).filter((k) => k !== axis);
+      const v = view(keep.map((k) => shape[k]), keep.map((k) => S[k]));
+      const args = [a, v.off, v.sx, shape[axis], S[axis], op === 'sum' ? 0 : 1];
+      return (!f64(a) && single(a) ? rowsRun(K.reduceRows, v.rows, v.cols, args) : null) ?? fallback.reduce(op, a, shape, axis);
+    },
+    maskedFill(a, aShape, mask, maskShape, value) {
+      const v = view(aShape, broadcastStrides(maskShape, aShape));
+      const args = [a, mask, v.off, v.sx, value, v.cols];
+      return (!f64(a, mask) && single(a, mask) ? rowsRun(K.maskedFillRows, v.rows, v.cols, args) : null) ?? fallback.maskedFill(a, aShape, mask, maskShape, value);
+    },
+
     unary(op, a) {
       if (f64(a)) return fallback.unary(op, a);
       return partwise([a], ([p]) => x.run(K.unary, [p.length], [p, UNARY_CODE[op]]));
     },
     binary(op, a, aShape, b, bShape, outShape) {
-      if (f64(a, b) || !sameShape(aShape, outShape) || !sameShape(bShape, outShape)) return fallback.binary(op, a, aShape, b, bShape, outShape);
-      return partwise([a, b], ([p, q]) => x.run(K.binarySame, [p.length], [p, q, BINARY_CODE[op]]));
+      if (f64(a, b)) return fallback.binary(op, a, aShape, b, bShape, outShape);
+      if (sameShape(aShape, outShape) && sameShape(bShape, outShape)) {
+        return partwise([a, b], ([p, q]) => x.run(K.binarySame, [p.length], [p, q, BINARY_CODE[op]]));
+      }
+      // broadcasting: each operand read with stride 0 along its broadcast axes
+      const va = view(outShape, broadcastStrides(aShape, outShape));
+      const vb = view(outShape, broadcastStrides(bShape, outShape));
+      const args = [a, b, va.off, vb.off, va.sx, vb.sx, BINARY_CODE[op]];
+      return (single(a, b) ? rowsRun(K.binaryRows, va.rows, va.cols, args) : null) ?? fallback.binary(op, a, aShape, b, bShape, outShape);
     },
     geluBackward(a, dy) {
       if (f64(a, dy)) return fallback.geluBackward(a, dy);
