@@ -198,19 +198,12 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
     adamw: viaHost(ref.adamw, (p) => ({ param: p.length, m: p.length, v: p.length })),
   };
 
-  // The hot ops run as kernels unless an operand (or a matmul's result) is longer than one
-  // device array; the ops that walk parts themselves (PARTWISE) take any length.
+  // The hot ops run as kernels unless an operand is longer than one device array; the ops that
+  // walk parts (or check their sizes) themselves, PARTWISE, take any length.
   const hot = hotOps(exec, fb);
-  const PARTWISE = new Set(['unary', 'binary', 'geluBackward', 'adamw', 'embedding', 'embeddingBackward', 'linearCrossEntropy', 'linearCrossEntropyBackward']);
-  const fits = (op: string, args: unknown[]): boolean => {
-    if (PARTWISE.has(op)) return true;
-    const lengths = args.filter((a): a is Storage => isDevice(a) || isHost(a as Storage)).map((a) => a.length);
-    if (op === 'matmul') {
-      const p = args[2] as { batch: number; m: number; n: number };
-      lengths.push(p.batch * p.m * p.n);
-    }
-    return lengths.every((n) => n <= partLength);
-  };
+  const PARTWISE = new Set(['unary', 'binary', 'geluBackward', 'adamw', 'embedding', 'embeddingBackward', 'linearCrossEntropy', 'linearCrossEntropyBackward', 'reduce', 'matmul']);
+  const fits = (op: string, args: unknown[]): boolean =>
+    PARTWISE.has(op) || args.filter((a): a is Storage => isDevice(a) || isHost(a as Storage)).every((a) => a.length <= partLength);
   const guarded: Partial<Backend> = {};
   for (const [op, kernel] of Object.entries(hot) as [keyof Backend, (...a: unknown[]) => unknown][]) {
     const host = fb[op] as (...a: unknown[]) => unknown;

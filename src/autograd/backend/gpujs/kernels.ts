@@ -249,6 +249,22 @@ export const binarySame: KernelDef = {
   },
 };
 
+/** A binary op with a one-value operand s: a[i] op s[0], or s[0] op a[i] when scalarFirst = 1. */
+export const binaryScalar: KernelDef = {
+  name: 'binaryScalar',
+  types: ['Array', 'Array', 'Integer', 'Integer'],
+  fn: function (this: K, a: F, s: F, op: number, scalarFirst: number) {
+    const u = scalarFirst === 1 ? s[0] : a[this.thread.x];
+    const v = scalarFirst === 1 ? a[this.thread.x] : s[0];
+    if (op === 0) return u + v;
+    if (op === 1) return u - v;
+    if (op === 2) return u * v;
+    if (op === 3) return u / v;
+    if (op === 4) return Math.pow(u, v);
+    return u === v ? 1 : 0;
+  },
+};
+
 /** gelu'(x)·dy, the product and chain rules on the tanh approximation. */
 export const geluBackward: KernelDef = {
   name: 'geluBackward',

@@ -161,11 +161,22 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
       return (!f64(a) && single(a) ? rowsRun(K.padRows, v.rows, v.cols, [a, v.off, v.sx, x0, xn]) : null) ?? fallback.pad(a, shape, begin, outShape);
     },
     reduce(op, a, shape, axis) {
-      const S = stridesOf(shape);
-      const keep = shape.map((_, k) => k).filter((k) => k !== axis);
-      const v = view(keep.map((k) => shape[k]), keep.map((k) => S[k]));
-      const args = [a, v.off, v.sx, shape[axis], S[axis], op === 'sum' ? 0 : 1];
-      return (!f64(a) && single(a) ? rowsRun(K.reduceRows, v.rows, v.cols, args) : null) ?? fallback.reduce(op, a, shape, axis);
+      if (f64(a)) return fallback.reduce(op, a, shape, axis);
+      const reduceOne = (part: Storage, partShape: number[]): Storage | null => {
+        const S = stridesOf(partShape);
+        const keep = partShape.map((_, k) => k).filter((k) => k !== axis);
+        const v = view(keep.map((k) => partShape[k]), keep.map((k) => S[k]));
+        return rowsRun(K.reduceRows, v.rows, v.cols, [part, v.off, v.sx, partShape[axis], S[axis], op === 'sum' ? 0 : 1]);
+      };
+      const parts = x.parts(a);
+      if (parts.length === 1) return reduceOne(a, shape) ?? fallback.reduce(op, a, shape, axis);
+      // in parts (the tied wte's gradient, when the grad norm sums it): each part holds whole
+      // slices of axis 0, so any other axis reduces part by part and the results go end to end
+      const slice = numel(shape.slice(1));
+      if (axis === 0 || parts.some((p) => p.length % slice !== 0)) return fallback.reduce(op, a, shape, axis);
+      const outs = parts.map((p) => reduceOne(p, [p.length / slice, ...shape.slice(1)]));
+      if (outs.some((o) => o === null)) return fallback.reduce(op, a, shape, axis);
+      return (outs as Storage[]).reduce((acc, o) => x.run(K.concat2, [acc.length + o.length], [acc, o, acc.length]));
     },
     maskedFill(a, aShape, mask, maskShape, value) {
       const v = view(aShape, broadcastStrides(maskShape, aShape));
@@ -182,6 +193,14 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
       if (sameShape(aShape, outShape) && sameShape(bShape, outShape)) {
         return partwise([a, b], ([p, q]) => x.run(K.binarySame, [p.length], [p, q, BINARY_CODE[op]]));
       }
+      // a tensor in parts times a scalar (the grad clip's scale): part by part
+      const n = numel(outShape);
+      if (a.length === n && b.length === 1 && !single(a) && single(b)) {
+        return partwise([a], ([p]) => x.run(K.binaryScalar, [p.length], [p, b, BINARY_CODE[op], 0]));
+      }
+      if (b.length === n && a.length === 1 && !single(b) && single(a)) {
+        return partwise([b], ([p]) => x.run(K.binaryScalar, [p.length], [p, a, BINARY_CODE[op], 1]));
+      }
       // broadcasting: each operand read with stride 0 along its broadcast axes
       const va = view(outShape, broadcastStrides(aShape, outShape));
       const vb = view(outShape, broadcastStrides(bShape, outShape));
@@ -194,8 +213,19 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
     },
 
     matmul(a, b, p) {
-      if (f64(a, b)) return fallback.matmul(a, b, p);
       const { batch, m, k, n } = p;
+      if (f64(a, b) || !single(a) || batch * m * n > x.partLength) return fallback.matmul(a, b, p);
+      if (!single(b)) {
+        // x·wᵀ with w [n, k] in row parts (GPT-2 small's wte on lavapipe: logits while generating):
+        // each part gives a block of columns, padded into place and summed
+        const ranges = partRows(n, k);
+        if (batch > 1 || p.transA || !p.transB || ranges === null) return fallback.matmul(a, b, p);
+        const W = x.parts(b);
+        return ranges.reduce<Storage | null>((out, [r0, r1], i) => {
+          const block = ops.matmul!(a, W[i], { ...p, n: r1 - r0 }); // [m, r1 − r0]
+          return add(out, ops.pad!(block, [m, r1 - r0], [0, r0], [m, n]));
+        }, null)!;
+      }
       const [ars, acs] = p.transA ? [1, m] : [k, 1];
       const [brs, bcs] = p.transB ? [1, k] : [n, 1];
       if (batch > 1) {
