@@ -233,29 +233,16 @@ export const unary: KernelDef = {
   },
 };
 
-/** Same-shape binary ops by code (see BINARY_CODE in ./ops.ts). */
-export const binarySame: KernelDef = {
-  name: 'binarySame',
-  types: ['Array', 'Array', 'Integer'],
-  fn: function (this: K, a: F, b: F, op: number) {
-    const u = a[this.thread.x];
-    const v = b[this.thread.x];
-    if (op === 0) return u + v;
-    if (op === 1) return u - v;
-    if (op === 2) return u * v;
-    if (op === 3) return u / v;
-    if (op === 4) return Math.pow(u, v);
-    return u === v ? 1 : 0;
-  },
-};
-
-/** A binary op with a one-value operand s: a[i] op s[0], or s[0] op a[i] when scalarFirst = 1. */
-export const binaryScalar: KernelDef = {
-  name: 'binaryScalar',
-  types: ['Array', 'Array', 'Integer', 'Integer'],
-  fn: function (this: K, a: F, s: F, op: number, scalarFirst: number) {
-    const u = scalarFirst === 1 ? s[0] : a[this.thread.x];
-    const v = scalarFirst === 1 ? a[this.thread.x] : s[0];
+/**
+ * Binary ops by code (see BINARY_CODE in ./ops.ts) on flat arrays: a[i·sa] op b[i·sb], with
+ * sa, sb = 1 for same-shape operands and 0 for a one-value operand (a scalar).
+ */
+export const binaryFlat: KernelDef = {
+  name: 'binaryFlat',
+  types: ['Array', 'Array', 'Integer', 'Integer', 'Integer'],
+  fn: function (this: K, a: F, b: F, sa: number, sb: number, op: number) {
+    const u = a[this.thread.x * sa];
+    const v = b[this.thread.x * sb];
     if (op === 0) return u + v;
     if (op === 1) return u - v;
     if (op === 2) return u * v;

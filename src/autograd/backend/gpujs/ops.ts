@@ -88,7 +88,7 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
     const parts = arrays.map((a) => x.parts(a));
     return x.join(arrays[0].length, parts[0].map((_, i) => f(parts.map((p) => p[i]))));
   };
-  const add = (a: Storage | null, b: Storage): Storage => (a === null ? b : x.run(K.binarySame, [b.length], [a, b, BINARY_CODE.add]));
+  const add = (a: Storage | null, b: Storage): Storage => (a === null ? b : x.run(K.binaryFlat, [b.length], [a, b, 1, 1, BINARY_CODE.add]));
 
   /**
    * The lm head's vocabulary blocks: each part of w [V, C] cut into row blocks small enough
@@ -191,15 +191,15 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
     binary(op, a, aShape, b, bShape, outShape) {
       if (f64(a, b)) return fallback.binary(op, a, aShape, b, bShape, outShape);
       if (sameShape(aShape, outShape) && sameShape(bShape, outShape)) {
-        return partwise([a, b], ([p, q]) => x.run(K.binarySame, [p.length], [p, q, BINARY_CODE[op]]));
+        return partwise([a, b], ([p, q]) => x.run(K.binaryFlat, [p.length], [p, q, 1, 1, BINARY_CODE[op]]));
       }
       // a tensor in parts times a scalar (the grad clip's scale): part by part
       const n = numel(outShape);
       if (a.length === n && b.length === 1 && !single(a) && single(b)) {
-        return partwise([a], ([p]) => x.run(K.binaryScalar, [p.length], [p, b, BINARY_CODE[op], 0]));
+        return partwise([a], ([p]) => x.run(K.binaryFlat, [p.length], [p, b, 1, 0, BINARY_CODE[op]]));
       }
       if (b.length === n && a.length === 1 && !single(b) && single(a)) {
-        return partwise([b], ([p]) => x.run(K.binaryScalar, [p.length], [p, a, BINARY_CODE[op], 1]));
+        return partwise([b], ([p]) => x.run(K.binaryFlat, [p.length], [a, p, 0, 1, BINARY_CODE[op]]));
       }
       // broadcasting: each operand read with stride 0 along its broadcast axes
       const va = view(outShape, broadcastStrides(aShape, outShape));
