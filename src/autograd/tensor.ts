@@ -294,6 +294,11 @@ function flatten(x: NestedArray, shape: number[], dim = 0, out: number[] = []): 
   return out;
 }
 
+/** values copied into a host array of p's precision (loading a state dict or optimizer state into p's place). */
+export function hostLike(p: Tensor, values: ArrayLike<number>): HostArray {
+  return p.dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
+}
+
 /** tensor([[1, 2], [3, 4]]), tensor(3.5) (a scalar), or tensor(float32Array, { shape: [2, 2] }). */
 export function tensor(values: NestedArray | ArrayLike<number>, opts: TensorOptions = {}): Tensor {
   const { dtype, backend } = placeOn(opts);

@@ -2,7 +2,7 @@
 // fields with requiresGrad; submodules are Module fields and arrays of Modules (ModuleList).
 // Promise: namedParameters() lists each parameter once, under dotted names ('h.0.attn.c_attn.weight'),
 // in field order; a parameter reachable twice (a tied weight) is listed under its first name.
-import { Tensor } from '../autograd/tensor.ts';
+import { hostLike, Tensor } from '../autograd/tensor.ts';
 import { fmt, sameShape } from '../autograd/shape.ts';
 
 export abstract class Module {
@@ -87,7 +87,7 @@ export abstract class Module {
       if (!sameShape(p.shape, value.shape)) {
         throw new Error(`loadStateDict: ${name} has shape ${fmt(value.shape)} but the model expects ${fmt(p.shape)}`);
       }
-      p.storage = p.backend.fromHost(p.dtype === 'float64' ? Float64Array.from(value.data) : Float32Array.from(value.data));
+      p.storage = p.backend.fromHost(hostLike(p, value.data));
     }
   }
 }

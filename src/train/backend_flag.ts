@@ -4,7 +4,7 @@
 import '../autograd/backend/available.ts';
 import { getBackend, registeredBackends, setBackend, type Backend } from '../autograd/backend/index.ts';
 import { withProfiling } from '../autograd/backend/profile.ts';
-import { ConfigError } from './config.ts';
+import { ConfigError } from './errors.ts';
 
 export function defaultBackendName(): string {
   return process.env.TSGRAD_BACKEND || 'auto';

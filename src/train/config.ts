@@ -1,12 +1,8 @@
 // The training run's settings: presets, and the `npm run train` flags that override them.
 // Promise: every flag is validated here, before anything is read or written, and a bad
 // flag becomes one ConfigError line naming the problem (the CLI prints it, exits 2).
-import { parseArgs } from 'node:util';
-
-export class ConfigError extends Error {}
-
-/** --help: not an error; the message is the usage text, printed to stdout with exit code 0. */
-export class HelpRequested extends ConfigError {}
+import { ConfigError, HelpRequested } from './errors.ts';
+import { parseFlags } from './flags.ts';
 
 export interface TrainConfig {
   /** Preset the defaults came from. */
@@ -203,22 +199,15 @@ function parseNumber(flag: string, raw: string, kind: 'int' | 'float'): number {
 
 /** Parses `npm run train` arguments into a full config (preset defaults, then flags). */
 export function parseTrainArgs(argv: string[], defaults: Partial<TrainConfig> = {}): TrainConfig {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])),
-        ...Object.fromEntries(Object.keys(SWITCHES).map((f) => [f, { type: 'boolean' as const }])),
-        help: { type: 'boolean' as const },
-      },
-    });
-  } catch (e) {
-    throw new ConfigError((e as Error).message.split('\n')[0]);
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const parsed = parseFlags(
+    {
+      ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])),
+      ...Object.fromEntries(Object.keys(SWITCHES).map((f) => [f, { type: 'boolean' as const }])),
+      help: { type: 'boolean' as const },
+    },
+    argv,
+  );
+  const values = parsed as Record<string, string | boolean | undefined>;
   if (values.help) throw new HelpRequested(usage());
   const presetName = (values.preset as string | undefined) ?? defaults.preset ?? 'overfit';
   const preset = PRESETS[presetName];

@@ -9,7 +9,7 @@ import { evalBatches, TokenDataset } from '../data/dataset.ts';
 import { fromPretrained } from '../gpt2/checkpoint.node.ts';
 import { numberFlag, parseFlags, selectBackend } from './flags.ts';
 import { runCli } from './cli.ts';
-import { ConfigError } from './config.ts';
+import { ConfigError } from './errors.ts';
 
 async function main(args: string[]): Promise<void> {
   const flags = parseFlags(

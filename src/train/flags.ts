@@ -1,9 +1,9 @@
-// Command-line plumbing shared by the generate and eval commands (./*_cli.ts): strict
-// flag parsing, number flags checked by range, and the backend choice train also makes.
+// Command-line plumbing shared by every command (./*_cli.ts): strict flag parsing, number
+// flags checked by range, and the backend choice train also makes.
 // Promise: every mistake is a ConfigError (one line; src/train/cli.ts's runCli exits 2).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { registeredBackends } from '../autograd/backend/index.ts';
-import { ConfigError } from './config.ts';
+import { ConfigError } from './errors.ts';
 import { defaultBackendName, useBackend } from './backend_flag.ts';
 
 /** util.parseArgs, strict, with its errors turned into ConfigErrors. */

@@ -7,7 +7,7 @@ import { fromPretrained, HF_MODELS } from '../gpt2/checkpoint.node.ts';
 import { generate } from '../gpt2/generate.ts';
 import { numberFlag, parseFlags, selectBackend } from './flags.ts';
 import { runCli } from './cli.ts';
-import { ConfigError, HelpRequested } from './config.ts';
+import { ConfigError, HelpRequested } from './errors.ts';
 
 const USAGE = `usage: npm run generate -- --model DIR|${HF_MODELS.join('|')} [--prompt TEXT | --prompt-ids 1,2,3]
   [--max-new-tokens 100] [--temperature 1] [--top-k K] [--top-p P] [--seed S] [--greedy]

@@ -3,7 +3,8 @@
 import { GPT2Model } from '../gpt2/model.ts';
 import { isPresetName, makeConfig, PRESETS } from '../gpt2/config.ts';
 import { fromPretrained } from '../gpt2/checkpoint.node.ts';
-import { ConfigError, type TrainConfig } from './config.ts';
+import type { TrainConfig } from './config.ts';
+import { ConfigError } from './errors.ts';
 
 export async function buildModel(cfg: TrainConfig): Promise<GPT2Model> {
   if (cfg.init !== null) {

@@ -8,7 +8,8 @@
 //   --data DIR     skip pretokenizing: DIR already holds train.bin and val.bin
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, parseTrainArgs } from './config.ts';
+import { parseTrainArgs } from './config.ts';
+import { ConfigError } from './errors.ts';
 import { train } from './loop.ts';
 import { defaultBackendName, useBackend } from './backend_flag.ts';
 import { runCli } from './cli.ts';

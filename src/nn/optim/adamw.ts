@@ -3,8 +3,8 @@
 //   p ← p − lr · m̂ / (√v̂ + eps)  with bias-corrected m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
 // The update itself is one backend kernel, so it runs where the parameter lives.
 import type { Storage } from '../../autograd/backend/backend.ts';
-import type { Tensor } from '../../autograd/tensor.ts';
-import { hostLike, type Optimizer } from './optimizer.ts';
+import { hostLike, type Tensor } from '../../autograd/tensor.ts';
+import type { Optimizer } from './optimizer.ts';
 
 export interface AdamWOptions {
   lr?: number;

@@ -1,5 +1,5 @@
-// What every optimizer offers the training loop, and a helper for restoring state.
-import type { HostArray, Storage } from '../../autograd/backend/backend.ts';
+// What every optimizer offers the training loop.
+import type { Storage } from '../../autograd/backend/backend.ts';
 import type { Tensor } from '../../autograd/tensor.ts';
 
 export interface Optimizer {
@@ -11,9 +11,4 @@ export interface Optimizer {
   params(): Tensor[];
   /** What it keeps between steps (moments, momentum buffers), so a step scope does not reuse it (autograd/memory.ts). */
   stateStorages(): Storage[];
-}
-
-/** values copied into a host array of p's precision. */
-export function hostLike(p: Tensor, values: ArrayLike<number>): HostArray {
-  return p.dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
 }

@@ -3,8 +3,8 @@
 //   p ← p − lr·g
 // Built from tensor ops, so it runs on any backend.
 import type { Storage } from '../../autograd/backend/backend.ts';
-import { noGrad, Tensor } from '../../autograd/tensor.ts';
-import { hostLike, type Optimizer } from './optimizer.ts';
+import { hostLike, noGrad, Tensor } from '../../autograd/tensor.ts';
+import type { Optimizer } from './optimizer.ts';
 
 export interface SGDOptions {
   lr?: number;
