@@ -295,9 +295,10 @@ test('binary add/sub/mul fast paths equal the reference (same shape, bias broadc
 
 /**
  * linearCrossEntropy (block by block in wasm memory) against the reference composition
- * matmul + crossEntropy. Tolerances: lse and loss sum x·w over C terms then exp over V, so
- * 1e-6·(1 + |ref|)·√C; dx and dw are matmuls of dlogits, bounded like matmul by
- * 1e-5·√k·(|dlogits|·|operand|), with |dlogits| ≤ |g|·(p + 1) ≤ 2|g|.
+ * matmul + crossEntropy (+ crossEntropyBackward and two matmuls for the gradients of Σ loss).
+ * Tolerances: the loss sums x·w over C terms then exp over V, so 1e-6·(1 + |ref|)·√C; dx and
+ * dw are matmuls of dlogits, bounded like matmul by 1e-5·√k·(|dlogits|·|operand|), with
+ * |dlogits| ≤ p + 1 ≤ 2.
  */
 function checkLinearCE(N: number, C: number, V: number, seed: number): void {
   const x = rand(N * C, seed);
@@ -305,17 +306,17 @@ function checkLinearCE(N: number, C: number, V: number, seed: number): void {
   const tr = new Rng(seed + 2);
   const targets = Int32Array.from({ length: N }, () => tr.int(V));
   if (N > 1) targets[0] = -1;
-  const want = ref.linearCrossEntropy(x, w, targets, N, C, V, -1);
-  const got = cpu.linearCrossEntropy(x, w, targets, N, C, V, -1);
+  const want = ref.linearCrossEntropy(x, w, targets, N, C, V, -1, true);
   const what = `[${N}, ${C}] × [${V}, ${C}]`;
-  close(`linearCrossEntropy.lse ${what}`, got.lse as HostArray, want.lse as HostArray, relPlusOne(want.lse as HostArray, 1e-6 * Math.sqrt(C)));
-  close(`linearCrossEntropy.loss ${what}`, got.loss as HostArray, want.loss as HostArray, relPlusOne(want.lse as HostArray, 1e-6 * Math.sqrt(C)));
-  const dloss = rand(N, seed + 3);
-  const wantG = ref.linearCrossEntropyBackward(x, w, want.lse, targets, dloss, N, C, V, -1);
-  const gotG = cpu.linearCrossEntropyBackward(x, w, want.lse, targets, dloss, N, C, V, -1);
-  const g = Math.max(...Array.from(dloss, Math.abs));
-  close(`linearCrossEntropy.dx ${what}`, gotG.dx as HostArray, wantG.dx as HostArray, () => 1e-5 * Math.sqrt(V) * 2 * g * 0.5 + 1e-30);
-  close(`linearCrossEntropy.dw ${what}`, gotG.dw as HostArray, wantG.dw as HostArray, () => 1e-5 * Math.sqrt(N) * 2 * g + 1e-30);
+  const lossTol = relPlusOne(want.loss as HostArray, 1e-6 * Math.sqrt(C));
+  for (const withGrad of [false, true]) {
+    const got = cpu.linearCrossEntropy(x, w, targets, N, C, V, -1, withGrad);
+    close(`linearCrossEntropy.loss ${what}`, got.loss as HostArray, want.loss as HostArray, lossTol);
+    assert.equal(got.dx === null, !withGrad);
+  }
+  const got = cpu.linearCrossEntropy(x, w, targets, N, C, V, -1, true);
+  close(`linearCrossEntropy.dx ${what}`, got.dx as HostArray, want.dx as HostArray, () => 1e-5 * Math.sqrt(V) * 2 * 0.5 + 1e-30);
+  close(`linearCrossEntropy.dw ${what}`, got.dw as HostArray, want.dw as HostArray, () => 1e-5 * Math.sqrt(N) * 2 + 1e-30);
 }
 
 test('linearCrossEntropy: fused lm head + loss equals matmul + crossEntropy (one block and several)', () => {

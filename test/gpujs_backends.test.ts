@@ -353,24 +353,24 @@ async function checkCrossEntropy(B: Backend, rows: number, cols: number, seed: n
 }
 
 /**
- * linearCrossEntropy against the reference. dx and dw sum V resp. N products of a dlogit
- * (exp-based: 1e-5 relative) with an operand of size ≤ 1: |Δ| ≤ 1e-5·(1 + |ref|)·(V resp. N).
+ * linearCrossEntropy against the reference, without and with the gradients of Σ loss. dx and dw
+ * sum V resp. N products of a dlogit (exp-based: 1e-5 relative) with an operand of size ≤ 2:
+ * |Δ| ≤ 1e-5·(1 + |ref|)·(V resp. N).
  */
 async function checkLinearCrossEntropy(B: Backend, N: number, C: number, V: number, seed: number): Promise<void> {
   const x = rand(N * C, seed, 2);
   const w = rand(V * C, seed + 1, 2);
   const r = new Rng(seed + 2);
   const targets = Int32Array.from({ length: N }, (_, i) => (i === 1 ? -100 : r.int(V)));
-  const dloss = rand(N, seed + 3);
-  const want = ref.linearCrossEntropy(x, w, targets, N, C, V, -100);
+  const want = ref.linearCrossEntropy(x, w, targets, N, C, V, -100, true);
   const [xs, ws] = [on(B, x), on(B, w)];
-  const got = B.linearCrossEntropy(xs, ws, targets, N, C, V, -100);
-  close(await back(B, got.loss), want.loss, logTol(V), `lm-head loss N=${N} C=${C} V=${V}`);
-  close(await back(B, got.lse), want.lse, logTol(V), 'lm-head lse');
-  const wg = ref.linearCrossEntropyBackward(x, w, want.lse, targets, dloss, N, C, V, -100);
-  const g = B.linearCrossEntropyBackward(xs, ws, got.lse, targets, on(B, dloss), N, C, V, -100);
-  close(await back(B, g.dx), wg.dx, (_i, v) => 1e-5 * (1 + Math.abs(v)) * V, 'lm-head dx');
-  close(await back(B, g.dw), wg.dw, (_i, v) => 1e-5 * (1 + Math.abs(v)) * N, 'lm-head dw');
+  const plain = B.linearCrossEntropy(xs, ws, targets, N, C, V, -100, false);
+  assert.ok(plain.dx === null && plain.dw === null);
+  close(await back(B, plain.loss), want.loss, logTol(V), `lm-head loss N=${N} C=${C} V=${V}`);
+  const got = B.linearCrossEntropy(xs, ws, targets, N, C, V, -100, true);
+  close(await back(B, got.loss), want.loss, logTol(V), 'lm-head loss (with gradients)');
+  close(await back(B, got.dx!), want.dx as HostArray, (_i, v) => 1e-5 * (1 + Math.abs(v)) * V, 'lm-head dx');
+  close(await back(B, got.dw!), want.dw as HostArray, (_i, v) => 1e-5 * (1 + Math.abs(v)) * N, 'lm-head dw');
 }
 
 async function checkLayerNorm(B: Backend, rows: number, cols: number, seed: number): Promise<void> {
@@ -527,8 +527,7 @@ test('webgpu: tensors longer than one device array are split into parts, and the
   const wh = B.fromHost(w);
   const targets = Int32Array.from({ length: 20 }, () => r.int(20));
   resetTransferStats();
-  const ce = B.linearCrossEntropy(xh, wh, targets, 20, 16, 20, -100);
-  const g = B.linearCrossEntropyBackward(xh, wh, ce.lse, targets, B.fill(20, 0.05, 'float32'), 20, 16, 20, -100);
+  const g = B.linearCrossEntropy(xh, wh, targets, 20, 16, 20, -100, true);
   assert.ok(g.dw instanceof PartedArray && g.dw.parts.length === 4);
   assert.equal(transferStats().readbacks, 0, JSON.stringify(transferStats()));
 

@@ -136,13 +136,14 @@ export interface Backend {
 
   /**
    * The language-model head and its loss in one: per row of x [N, C], logits = x·wᵀ over the
-   * V rows of w [V, C], then cross-entropy as `crossEntropy`. A fused backend never holds the
-   * [N, V] logits in memory it has to allocate; the composed version (./linear_cross_entropy.ts)
-   * is matmul + crossEntropy. Returns loss [N] and logsumexp [N].
+   * V rows of w [V, C], then cross-entropy as `crossEntropy`: loss [N], 0 where target =
+   * ignoreIndex. With withGrad it also returns the gradients of Σ loss, made while the logits
+   * are at hand (the loss is the graph's last op, so its backward only has to scale them):
+   *   dx [N, C] = dlogits·w,  dw [V, C] = dlogitsᵀ·x,  dlogits = softmax − onehot(target), 0 in ignored rows.
+   * A fused backend never holds all [N, V] logits at once; the composed version
+   * (./linear_cross_entropy.ts) is matmul, crossEntropy, crossEntropyBackward and two matmuls.
    */
-  linearCrossEntropy(x: Storage, w: Storage, targets: Int32Array, N: number, C: number, V: number, ignoreIndex: number): { loss: Storage; lse: Storage };
-  /** dx [N, C] = dlogits·w and dw [V, C] = dlogitsᵀ·x, with dlogits as in crossEntropyBackward (recomputed). */
-  linearCrossEntropyBackward(x: Storage, w: Storage, lse: Storage, targets: Int32Array, dloss: Storage, N: number, C: number, V: number, ignoreIndex: number): { dx: Storage; dw: Storage };
+  linearCrossEntropy(x: Storage, w: Storage, targets: Int32Array, N: number, C: number, V: number, ignoreIndex: number, withGrad: boolean): { loss: Storage; dx: Storage | null; dw: Storage | null };
 
   /** y = (x − mean) · rstd · weight + bias per row of x [rows, cols]; also returns mean, rstd [rows]. */
   layerNorm(x: Storage, weight: Storage, bias: Storage, rows: number, cols: number, eps: number): { y: Storage; mean: Storage; rstd: Storage };

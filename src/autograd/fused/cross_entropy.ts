@@ -5,7 +5,7 @@
 // never forming the [rows, V] log-probabilities. Tests check it equals the composition
 // −logSoftmax(logits)[target] averaged.
 import { fmt } from '../shape.ts';
-import { backendOf, fromOp, tensor, Tensor, wrap } from '../tensor.ts';
+import { backendOf, fromOp, isGradEnabled, noGrad, tensor, Tensor, wrap } from '../tensor.ts';
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are skipped (PyTorch's ignore_index). Default −1. */
@@ -55,7 +55,11 @@ export function crossEntropy(logits: Tensor, targets: ArrayLike<number>, opts: C
  * crossEntropy(linear(x, weight), targets) in one op, the language-model head and its loss:
  * x [..., C], weight [V, C] (GPT-2's tied wte). The backend may compute it block by block
  * without ever allocating the [rows, V] logits, which at V = 50257 cost more to allocate
- * than to compute. Tests check it equals the two-op composition, forward and backward.
+ * than to compute. When a gradient will be wanted, the backend makes the gradients of the
+ * summed loss during the forward, while each block of logits is at hand (the loss is the last
+ * op of the graph: nothing after it changes what its gradient will be, only its scale), so the
+ * backward is two scalings and the logits are computed once, not twice. Tests check it equals
+ * the two-op composition, forward and backward.
  */
 export function linearCrossEntropy(x: Tensor, weight: Tensor, targets: ArrayLike<number>, opts: CrossEntropyOptions = {}): Tensor {
   const ignoreIndex = opts.ignoreIndex ?? -1;
@@ -66,10 +70,12 @@ export function linearCrossEntropy(x: Tensor, weight: Tensor, targets: ArrayLike
   if (targets.length !== rows) throw new Error(`linearCrossEntropy: input ${fmt(x.shape)} has ${rows} rows but there are ${targets.length} targets`);
   const { t, count } = checkTargets('linearCrossEntropy', targets, rows, V, ignoreIndex);
   const be = backendOf('linearCrossEntropy', x, weight);
-  const { loss, lse } = be.linearCrossEntropy(x.storage, weight.storage, t, rows, C, V, ignoreIndex);
-  const rowLoss = fromOp('linearCrossEntropy', loss, [rows], x, [x, weight], (g) => {
-    const { dx, dw } = be.linearCrossEntropyBackward(x.storage, weight.storage, lse, t, g.storage, rows, C, V, ignoreIndex);
-    return [wrap(dx, x.shape, x), wrap(dw, weight.shape, x)];
+  const withGrad = isGradEnabled() && (x.requiresGrad || weight.requiresGrad);
+  const { loss, dx, dw } = be.linearCrossEntropy(x.storage, weight.storage, t, rows, C, V, ignoreIndex, withGrad);
+  const mean = noGrad(() => meanOver(wrap(loss, [rows], x), count)); // []
+  // d mean / d loss_r = 1/count for each counted row: dx and dw of Σ loss, times g/count
+  return fromOp('linearCrossEntropy', mean.storage, [], x, [x, weight], (g) => {
+    const scale = g.div(count); // []
+    return [wrap(dx!, x.shape, x).mul(scale), wrap(dw!, weight.shape, x).mul(scale)];
   });
-  return meanOver(rowLoss, count);
 }

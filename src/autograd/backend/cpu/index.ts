@@ -129,21 +129,22 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
   /**
    * The lm head and its loss without a [N, V] logits array in JavaScript memory: row blocks of
    * logits live in wasm memory that every step reuses (fresh pages cost ~4 ms per MB here, far
-   * more than the arithmetic), and only loss and lse [N] leave it.
+   * more than the arithmetic), and only loss [N] leaves it, with dx and dw when asked for:
+   * each block's dlogits are made, used and dropped while its logits are there.
    */
   const rowsPerBlock = (V: number) => Math.max(1, Math.floor(LCE_BLOCK / V));
   const rowProduct = (m: number, k: number, n: number, transA: boolean, transB: boolean): MatmulParams => ({ batch: 1, m, k, n, transA, transB, aBatched: false, bBatched: false });
 
-  function linearCrossEntropy(xs: Storage, ws: Storage, targets: Int32Array, N: number, C: number, V: number, ignoreIndex: number) {
-    if (isF64(xs, ws)) return ref.linearCrossEntropy(xs, ws, targets, N, C, V, ignoreIndex);
+  function linearCrossEntropy(xs: Storage, ws: Storage, targets: Int32Array, N: number, C: number, V: number, ignoreIndex: number, withGrad: boolean) {
+    if (isF64(xs, ws)) return ref.linearCrossEntropy(xs, ws, targets, N, C, V, ignoreIndex, withGrad);
     rt.reset();
     const X = rt.put(f32(xs)); // [N, C]
     const W = rt.put(f32(ws)); // [V, C]
     const R = Math.min(N, rowsPerBlock(V));
     const LOGITS = rt.alloc(R * V); // [R, V], one block of rows at a time
     const L = rt.alloc(R, 8); // f64 logsumexp of the block's rows
+    const grad = withGrad ? { DL: rt.alloc(R * V), DX: rt.alloc(N * C), DW: rt.alloc(V * C), G: rt.put(Float32Array.from(targets, (t) => (t === ignoreIndex ? 0 : 1))) } : null;
     const loss = new Float32Array(N);
-    const lse = new Float32Array(N);
     for (let r0 = 0; r0 < N; r0 += R) {
       const rows = Math.min(R, N - r0);
       gemmAt(X + 4 * r0 * C, W, LOGITS, rowProduct(rows, C, V, false, true)); // x·wᵀ
@@ -151,38 +152,20 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
       const f32v = rt.f32, f64v = rt.f64;
       for (let r = 0; r < rows; r++) {
         const t = targets[r0 + r];
-        lse[r0 + r] = f64v[(L >> 3) + r];
-        loss[r0 + r] = t === ignoreIndex ? 0 : lse[r0 + r] - f32v[(LOGITS >> 2) + r * V + t];
+        loss[r0 + r] = t === ignoreIndex ? 0 : f64v[(L >> 3) + r] - f32v[(LOGITS >> 2) + r * V + t];
       }
-    }
-    return { loss, lse };
-  }
-
-  function linearCrossEntropyBackward(xs: Storage, ws: Storage, lses: Storage, targets: Int32Array, dlosss: Storage, N: number, C: number, V: number, ignoreIndex: number) {
-    if (isF64(xs, ws, lses, dlosss)) return ref.linearCrossEntropyBackward(xs, ws, lses, targets, dlosss, N, C, V, ignoreIndex);
-    const dloss = f32(dlosss);
-    const g = new Float32Array(N); // per-row gradient, 0 for ignored rows
-    for (let r = 0; r < N; r++) g[r] = targets[r] === ignoreIndex ? 0 : dloss[r];
-    rt.reset();
-    const X = rt.put(f32(xs)); // [N, C]
-    const W = rt.put(f32(ws)); // [V, C]
-    const L = rt.put(f32(lses)); // [N]
-    const G = rt.put(g); // [N]
-    const R = Math.min(N, rowsPerBlock(V));
-    const LOGITS = rt.alloc(R * V); // [R, V]
-    const DL = rt.alloc(R * V); // [R, V] dlogits of the block
-    const DX = rt.alloc(N * C); // [N, C]
-    const DW = rt.alloc(V * C); // [V, C], summed over blocks
-    for (let r0 = 0; r0 < N; r0 += R) {
-      const rows = Math.min(R, N - r0);
-      gemmAt(X + 4 * r0 * C, W, LOGITS, rowProduct(rows, C, V, false, true)); // logits again
-      rowsKernel('ce_back_rows', [LOGITS, DL, L + 4 * r0, G + 4 * r0], rows, V); // g·softmax
-      const f32v = rt.f32;
-      for (let r = 0; r < rows; r++) if (g[r0 + r] !== 0) f32v[(DL >> 2) + r * V + targets[r0 + r]] -= g[r0 + r]; // − g·onehot
+      if (grad === null) continue;
+      // the gradient of Σ loss while this block's logits are here: dlogits = softmax − onehot
+      const { DL, DX, DW, G } = grad;
+      const LSE = rt.put(Float32Array.from({ length: rows }, (_, r) => f64v[(L >> 3) + r])); // [rows]
+      rowsKernel('ce_back_rows', [LOGITS, DL, LSE, G + 4 * r0], rows, V); // 1·softmax (0 in ignored rows)
+      const dl = rt.f32;
+      for (let r = 0; r < rows; r++) if (targets[r0 + r] !== ignoreIndex) dl[(DL >> 2) + r * V + targets[r0 + r]] -= 1; // − onehot
       gemmAt(DL, W, DX + 4 * r0 * C, rowProduct(rows, V, C, false, false)); // dx = dlogits·w
       gemmAt(DL, X + 4 * r0 * C, DW, rowProduct(V, rows, C, true, false), r0 > 0); // dw += dlogitsᵀ·x
     }
-    return { dx: rt.take(DX, N * C), dw: rt.take(DW, V * C) };
+    if (grad === null) return { loss, dx: null, dw: null };
+    return { loss, dx: rt.take(grad.DX, N * C), dw: rt.take(grad.DW, V * C) };
   }
 
   /** A row kernel y = f(x) over [rows, cols] (softmax, logSoftmax), the reference for float64. */
@@ -300,7 +283,6 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
     crossEntropy,
     crossEntropyBackward,
     linearCrossEntropy,
-    linearCrossEntropyBackward,
     layerNorm: (x, w, b, rows, cols, eps) =>
       isF64(x, w, b) ? ref.layerNorm(x, w, b, rows, cols, eps) : layerNorm(f32(x), f32(w), f32(b), rows, cols, eps),
     layerNormBackward: (dy, x, w, mean, rstd, rows, cols) =>

@@ -155,14 +155,14 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
    * `sizes` gives each output's length up front, because on webgpu the handles are made
    * before the numbers exist.
    */
-  function viaHost<A extends unknown[]>(op: (...a: A) => unknown, sizes: (...a: A) => number | Record<string, number>) {
+  function viaHost<A extends unknown[]>(op: (...a: A) => unknown, sizes: (...a: A) => number | Record<string, number | null>) {
     return (...args: A): never => {
       const result = when(args.map((a) => (isDevice(a) ? read(a) : a)), (hostArgs) => op(...(hostArgs as A)));
       // on webgpu `result` is pending: the handles exist now, their buffers once it is there
       const uploadOf = (len: number, pick: (r: unknown) => HostArray): Storage => upload(len, when([result], ([r]) => pick(r)));
       const shape = sizes(...args);
       if (typeof shape === 'number') return uploadOf(shape, (r) => r as HostArray) as never;
-      return Object.fromEntries(Object.keys(shape).map((key) => [key, uploadOf(shape[key], (r) => (r as Record<string, HostArray>)[key])])) as never;
+      return Object.fromEntries(Object.entries(shape).map(([key, len]) => [key, len === null ? null : uploadOf(len, (r) => (r as Record<string, HostArray>)[key])])) as never;
     };
   }
 
@@ -193,15 +193,14 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
     attentionBackward: viaHost(ref.attentionBackward, (_d, _q, _k, _v, _o, _l, p) => ({ dq: p.BH * p.Tq * p.D, dk: p.BH * p.Tk * p.D, dv: p.BH * p.Tk * p.D })),
     embedding: viaHost(ref.embedding, (_w, ids, _V, C) => ids.length * C),
     embeddingBackward: viaHost(ref.embeddingBackward, (_dy, _ids, V, C) => V * C),
-    linearCrossEntropy: viaHost(ref.linearCrossEntropy, (_x, _w, _t, N) => ({ loss: N, lse: N })),
-    linearCrossEntropyBackward: viaHost(ref.linearCrossEntropyBackward, (_x, _w, _l, _t, _d, N, C, V) => ({ dx: N * C, dw: V * C })),
+    linearCrossEntropy: viaHost(ref.linearCrossEntropy, (_x, _w, _t, N, C, V, _i, withGrad) => ({ loss: N, dx: withGrad ? N * C : null, dw: withGrad ? V * C : null })),
     adamw: viaHost(ref.adamw, (p) => ({ param: p.length, m: p.length, v: p.length })),
   };
 
   // The hot ops run as kernels unless an operand is longer than one device array; the ops that
   // walk parts (or check their sizes) themselves, PARTWISE, take any length.
   const hot = hotOps(exec, fb);
-  const PARTWISE = new Set(['unary', 'binary', 'geluBackward', 'adamw', 'embedding', 'embeddingBackward', 'linearCrossEntropy', 'linearCrossEntropyBackward', 'reduce', 'matmul']);
+  const PARTWISE = new Set(['unary', 'binary', 'geluBackward', 'adamw', 'embedding', 'embeddingBackward', 'linearCrossEntropy', 'reduce', 'matmul']);
   const fits = (op: string, args: unknown[]): boolean =>
     PARTWISE.has(op) || args.filter((a): a is Storage => isDevice(a) || isHost(a as Storage)).every((a) => a.length <= partLength);
   const guarded: Partial<Backend> = {};

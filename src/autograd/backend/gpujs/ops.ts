@@ -359,40 +359,41 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
 
     // ---- the lm head + cross-entropy in vocabulary blocks ---------------------------------
     // No [N, V] logits array: each block's logits [N, rows] are made, used and dropped. The
-    // forward combines the blocks' logsumexps (logAddExp) and picks each row's target logit
-    // from the block that holds it; the backward recomputes each block's logits, and from its
-    // dlogits adds the block's share of dx and makes its rows of dw.
-    linearCrossEntropy(xs, w, targets, N, C, V, ignoreIndex) {
+    // loss combines the blocks' logsumexps (logAddExp) and picks each row's target logit from
+    // the block that holds it. The gradient needs the full logsumexp, so it takes a second pass
+    // (logits recomputed, unless there is one block), in which each block's dlogits add its
+    // share of dx and make its rows of dw.
+    linearCrossEntropy(xs, w, targets, N, C, V, ignoreIndex, withGrad) {
       const blocks = f64(xs, w) ? null : vocabBlocks(xs, w, N, C, V);
-      if (blocks === null) return fallback.linearCrossEntropy(xs, w, targets, N, C, V, ignoreIndex);
+      if (blocks === null) return fallback.linearCrossEntropy(xs, w, targets, N, C, V, ignoreIndex, withGrad);
+      const logitsOf = (b: VocabBlock) => ops.matmul!(xs, b.w, product(N, C, b.rows, false, true)); // [N, rows]
       let lse: Storage | null = null;
       let zt: Storage | null = null; // each row's target logit
+      let kept: Storage | null = null; // the logits, when one block holds them all
       for (const b of blocks) {
-        const z = ops.matmul!(xs, b.w, product(N, C, b.rows, false, true)); // [N, rows]
+        const z = logitsOf(b);
+        if (blocks.length === 1) kept = z;
         const lseB = x.run(K.rowLogSumExp, [N], [z, b.rows]);
         lse = lse === null ? lseB : x.run(K.logAddExp, [N], [lse, lseB]);
         zt = add(zt, x.run(K.rowPick, [N], [z, Float32Array.from(targets, (t) => t - b.r0), b.rows]));
       }
-      return { loss: x.run(K.lossFromLse, [N], [lse!, zt!, targetsOf(targets), ignoreIndex]), lse: lse! };
-    },
-    linearCrossEntropyBackward(xs, w, lse, targets, dloss, N, C, V, ignoreIndex) {
-      const single = x.parts(lse).length === 1 && x.parts(dloss).length === 1;
-      const blocks = f64(xs, w, lse, dloss) || !single ? null : vocabBlocks(xs, w, N, C, V);
-      if (blocks === null) return fallback.linearCrossEntropyBackward(xs, w, lse, targets, dloss, N, C, V, ignoreIndex);
+      const loss = x.run(K.lossFromLse, [N], [lse!, zt!, targetsOf(targets), ignoreIndex]);
+      if (!withGrad) return { loss, dx: null, dw: null };
+      const ones = x.run(K.fill, [N], [1]); // dΣloss/dloss
       let dx: Storage | null = null;
       const dwBlocks: Storage[][] = x.parts(w).map(() => []);
       for (const b of blocks) {
-        const z = ops.matmul!(xs, b.w, product(N, C, b.rows, false, true)); // [N, rows], recomputed
+        const z = kept ?? logitsOf(b);
         // block-local targets: −1 ignored (the kernel's ignoreIndex below), rows = a column of another block
         const local = Float32Array.from(targets, (t) => (t === ignoreIndex ? -1 : t >= b.r0 && t < b.r0 + b.rows ? t - b.r0 : b.rows));
         const [RA, RB] = x.rowSplit(N, b.rows)!;
-        const dl = x.run(K.rowsCrossEntropyBackward, [b.rows, RA, RB], [z, lse, local, dloss, b.rows, RA, -1]); // [N, rows]
+        const dl = x.run(K.rowsCrossEntropyBackward, [b.rows, RA, RB], [z, lse!, local, ones, b.rows, RA, -1]); // [N, rows]
         dx = add(dx, ops.matmul!(dl, b.w, product(N, b.rows, C, false, false))); // [N, C]
         dwBlocks[b.part].push(ops.matmul!(dl, xs, product(b.rows, N, C, true, false))); // [rows, C]
       }
       // each part of dw: its blocks end to end
       const dwParts = dwBlocks.map((bs) => bs.reduce((acc, d) => x.run(K.concat2, [acc.length + d.length], [acc, d, acc.length])));
-      return { dx: dx!, dw: x.join(V * C, dwParts) };
+      return { loss, dx: dx!, dw: x.join(V * C, dwParts) };
     },
   };
   return ops;
