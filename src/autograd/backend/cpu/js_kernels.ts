@@ -106,6 +106,14 @@ export function binaryFast(op: BinaryOp, a: Float32Array, aShape: number[], b: F
   while (bs.length && bs[0] === 1) bs.shift();
   if (bs.length > outShape.length || !sameDims(bs, outShape.slice(outShape.length - bs.length)) || b.length === 0) return null;
   const inner = b.length;
+  if (inner === 1) {
+    // a scalar (the grad clip's scale, the lm head's g/count): one flat loop
+    const s = b[0];
+    if (op === 'add') for (let i = 0; i < n; i++) out[i] = a[i] + s;
+    else if (op === 'mul') for (let i = 0; i < n; i++) out[i] = a[i] * s;
+    else for (let i = 0; i < n; i++) out[i] = a[i] - s;
+    return out;
+  }
   for (let off = 0; off < n; off += inner) {
     if (op === 'add') for (let j = 0; j < inner; j++) out[off + j] = a[off + j] + b[j];
     else if (op === 'mul') for (let j = 0; j < inner; j++) out[off + j] = a[off + j] * b[j];
