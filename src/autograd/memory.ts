@@ -19,8 +19,6 @@
 // is just `new Float32Array(n)`.
 import type { DType, HostArray, Storage } from './backend/backend.ts';
 
-/** Arrays that allocHost made: the only ones the pool will take back. */
-const fromPool = new WeakSet<HostArray>();
 /** Free arrays by key `${dtype}:${length}`. */
 const free = new Map<string, HostArray[]>();
 /** Arrays handed out inside the open scope (null: no scope open). */
@@ -40,7 +38,6 @@ export function allocHost(dtype: DType, n: number): HostArray {
   } else {
     hostPoolStats.fresh++;
     out = dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
-    fromPool.add(out);
   }
   handedOut?.add(out);
   return out;
