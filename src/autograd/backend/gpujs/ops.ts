@@ -1,9 +1,9 @@
 // Every op of a training step (matmul, softmax, cross-entropy, LayerNorm, attention, GELU,
 // AdamW, embedding, the language-model head with its loss, elementwise and broadcasting ops,
 // permute/slice/pad and reductions) as sequences of ./kernels.ts launches, shared by every
-// gpu.js backend, so a step reads nothing back but the numbers the CPU asks for. Promise: each op gives its reference
-// result up to float32 rounding; where a shape cannot be laid out on the device (see
-// Exec.rowSplit, Exec.partLength) it hands the call to `fallback`.
+// gpu.js backend, so a step reads nothing back but the numbers the CPU asks for. Promise:
+// each op gives its reference result up to float32 rounding; where a shape cannot be laid
+// out on the device (see Exec.rowSplit, Exec.partLength) it hands the call to `fallback`.
 //
 // Tensors in parts: a device array holds at most `partLength` values (lavapipe caps a WebGPU
 // storage buffer at 128 MiB; the lm head's weight alone is 154 MB in GPT-2 small), so a longer
@@ -109,11 +109,14 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
     return spans.map((s) => ({ ...s, w: s.whole ? W[s.part] : x.run(K.window, [s.rows * C], [W[s.part], (s.r0 - start(s.part)) * C]) }));
   };
 
-  /** Softmax-family second pass: an elementwise kernel over [rows, cols] given per-row values. */
-  const rowsKernel = (def: K.KernelDef, rows: number, cols: number, arrays: Storage[], tail: number[]): Storage | null => {
+  /**
+   * Runs a kernel whose output is [rows, cols] laid out as dims [cols, RA, RB] (see
+   * ./kernels.ts): its arguments are `args`, then RA, then `tail`. Null when it cannot be laid out.
+   */
+  const rowsKernel = (def: K.KernelDef, rows: number, cols: number, args: (Storage | number)[], tail: number[] = []): Storage | null => {
     const split = x.rowSplit(rows, cols);
     if (!split) return null;
-    return x.run(def, [cols, split[0], split[1]], [...arrays, cols, split[0], ...tail]);
+    return x.run(def, [cols, split[0], split[1]], [...args, split[0], ...tail]);
   };
   const targetsOf = (t: Int32Array): Float32Array => Float32Array.from(t); // ids < 2²⁴, exact in float32
 
@@ -131,12 +134,6 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
     }
     return v;
   };
-  /** Runs a strided-rows kernel over an output of [rows, cols], or null when it cannot be laid out. */
-  const rowsRun = (def: K.KernelDef, rows: number, cols: number, args: (Storage | number)[]): Storage | null => {
-    const split = x.rowSplit(rows, cols);
-    if (split === null) return null;
-    return x.run(def, [cols, split[0], split[1]], [...args, split[0]]);
-  };
   /** The strided kernels take one array per operand. */
   const single = (...xs: Storage[]): boolean => xs.every((s) => x.parts(s).length === 1);
 
@@ -145,12 +142,12 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
     permute(a, shape, perm) {
       const S = stridesOf(shape);
       const v = view(perm.map((p) => shape[p]), perm.map((p) => S[p]));
-      return (!f64(a) && single(a) ? rowsRun(K.gatherRows, v.rows, v.cols, [a, v.off, v.sx]) : null) ?? fallback.permute(a, shape, perm);
+      return (!f64(a) && single(a) ? rowsKernel(K.gatherRows, v.rows, v.cols, [a, v.off, v.sx]) : null) ?? fallback.permute(a, shape, perm);
     },
     slice(a, shape, begin, size) {
       const S = stridesOf(shape);
       const v = view(size, S, begin.reduce((o, b, k) => o + b * S[k], 0));
-      return (!f64(a) && single(a) ? rowsRun(K.gatherRows, v.rows, v.cols, [a, v.off, v.sx]) : null) ?? fallback.slice(a, shape, begin, size);
+      return (!f64(a) && single(a) ? rowsKernel(K.gatherRows, v.rows, v.cols, [a, v.off, v.sx]) : null) ?? fallback.slice(a, shape, begin, size);
     },
     pad(a, shape, begin, outShape) {
       const S = stridesOf(shape);
@@ -158,7 +155,7 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
       // rows of the output whose leading coordinates fall inside the box read from the input
       const v = view(outShape, S, -begin.slice(0, Math.max(0, r - 1)).reduce((o, b, k) => o + b * S[k], 0), { begin, size: shape });
       const [x0, xn] = r === 0 ? [0, 1] : [begin[r - 1], shape[r - 1]];
-      return (!f64(a) && single(a) ? rowsRun(K.padRows, v.rows, v.cols, [a, v.off, v.sx, x0, xn]) : null) ?? fallback.pad(a, shape, begin, outShape);
+      return (!f64(a) && single(a) ? rowsKernel(K.padRows, v.rows, v.cols, [a, v.off, v.sx, x0, xn]) : null) ?? fallback.pad(a, shape, begin, outShape);
     },
     reduce(op, a, shape, axis) {
       if (f64(a)) return fallback.reduce(op, a, shape, axis);
@@ -166,7 +163,7 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
         const S = stridesOf(partShape);
         const keep = partShape.map((_, k) => k).filter((k) => k !== axis);
         const v = view(keep.map((k) => partShape[k]), keep.map((k) => S[k]));
-        return rowsRun(K.reduceRows, v.rows, v.cols, [part, v.off, v.sx, partShape[axis], S[axis], op === 'sum' ? 0 : 1]);
+        return rowsKernel(K.reduceRows, v.rows, v.cols, [part, v.off, v.sx, partShape[axis], S[axis], op === 'sum' ? 0 : 1]);
       };
       const parts = x.parts(a);
       if (parts.length === 1) return reduceOne(a, shape) ?? fallback.reduce(op, a, shape, axis);
@@ -181,7 +178,7 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
     maskedFill(a, aShape, mask, maskShape, value) {
       const v = view(aShape, broadcastStrides(maskShape, aShape));
       const args = [a, mask, v.off, v.sx, value, v.cols];
-      return (!f64(a, mask) && single(a, mask) ? rowsRun(K.maskedFillRows, v.rows, v.cols, args) : null) ?? fallback.maskedFill(a, aShape, mask, maskShape, value);
+      return (!f64(a, mask) && single(a, mask) ? rowsKernel(K.maskedFillRows, v.rows, v.cols, args) : null) ?? fallback.maskedFill(a, aShape, mask, maskShape, value);
     },
 
     unary(op, a) {
@@ -205,7 +202,7 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
       const va = view(outShape, broadcastStrides(aShape, outShape));
       const vb = view(outShape, broadcastStrides(bShape, outShape));
       const args = [a, b, va.off, vb.off, va.sx, vb.sx, BINARY_CODE[op]];
-      return (single(a, b) ? rowsRun(K.binaryRows, va.rows, va.cols, args) : null) ?? fallback.binary(op, a, aShape, b, bShape, outShape);
+      return (single(a, b) ? rowsKernel(K.binaryRows, va.rows, va.cols, args) : null) ?? fallback.binary(op, a, aShape, b, bShape, outShape);
     },
     geluBackward(a, dy) {
       if (f64(a, dy)) return fallback.geluBackward(a, dy);
@@ -241,22 +238,22 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
     softmax(a, rows, cols) {
       if (f64(a)) return fallback.softmax(a, rows, cols);
       const lse = x.run(K.rowLogSumExp, [rows], [a, cols]);
-      return rowsKernel(K.rowsSoftmax, rows, cols, [a, lse], [0]) ?? fallback.softmax(a, rows, cols);
+      return rowsKernel(K.rowsSoftmax, rows, cols, [a, lse, cols], [0]) ?? fallback.softmax(a, rows, cols);
     },
     logSoftmax(a, rows, cols) {
       if (f64(a)) return fallback.logSoftmax(a, rows, cols);
       const lse = x.run(K.rowLogSumExp, [rows], [a, cols]);
-      return rowsKernel(K.rowsSoftmax, rows, cols, [a, lse], [1]) ?? fallback.logSoftmax(a, rows, cols);
+      return rowsKernel(K.rowsSoftmax, rows, cols, [a, lse, cols], [1]) ?? fallback.logSoftmax(a, rows, cols);
     },
     softmaxBackward(y, dy, rows, cols) {
       if (f64(y, dy)) return fallback.softmaxBackward(y, dy, rows, cols);
       const dot = x.run(K.rowDot, [rows], [dy, y, cols]);
-      return rowsKernel(K.rowsSoftmaxBackward, rows, cols, [y, dy, dot], [0]) ?? fallback.softmaxBackward(y, dy, rows, cols);
+      return rowsKernel(K.rowsSoftmaxBackward, rows, cols, [y, dy, dot, cols], [0]) ?? fallback.softmaxBackward(y, dy, rows, cols);
     },
     logSoftmaxBackward(y, dy, rows, cols) {
       if (f64(y, dy)) return fallback.logSoftmaxBackward(y, dy, rows, cols);
       const sum = x.run(K.rowSum, [rows], [dy, cols]);
-      return rowsKernel(K.rowsSoftmaxBackward, rows, cols, [y, dy, sum], [1]) ?? fallback.logSoftmaxBackward(y, dy, rows, cols);
+      return rowsKernel(K.rowsSoftmaxBackward, rows, cols, [y, dy, sum, cols], [1]) ?? fallback.logSoftmaxBackward(y, dy, rows, cols);
     },
 
     crossEntropy(logits, targets, rows, cols, ignoreIndex) {
@@ -267,7 +264,7 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
     },
     crossEntropyBackward(logits, lse, targets, dloss, rows, cols, ignoreIndex) {
       if (f64(logits, lse, dloss)) return fallback.crossEntropyBackward(logits, lse, targets, dloss, rows, cols, ignoreIndex);
-      return rowsKernel(K.rowsCrossEntropyBackward, rows, cols, [logits, lse, targetsOf(targets), dloss], [ignoreIndex])
+      return rowsKernel(K.rowsCrossEntropyBackward, rows, cols, [logits, lse, targetsOf(targets), dloss, cols], [ignoreIndex])
         ?? fallback.crossEntropyBackward(logits, lse, targets, dloss, rows, cols, ignoreIndex);
     },
 
