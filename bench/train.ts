@@ -59,7 +59,6 @@ async function timeTsgrad(c: Case): Promise<Timing> {
   const n = c.batch * c.ctx;
   const x = Int32Array.from({ length: n }, () => rng.int(model.cfg.vocab_size));
   const y = Int32Array.from({ length: n }, () => rng.int(model.cfg.vocab_size));
-  const keep = () => [...params.map((p) => p.storage), ...opt.stateStorages()];
   const step = () =>
     reuseMemory(async () => {
       const loss = model.loss(x, [c.batch, c.ctx], y);
@@ -67,7 +66,7 @@ async function timeTsgrad(c: Case): Promise<Timing> {
       opt.step();
       opt.zeroGrad();
       return (await loss.toArray())[0];
-    }, keep);
+    }, () => opt.carriedStorages());
   await step(); // warm-up: wasm tiers up, buffers are allocated
   const t0 = performance.now();
   for (let i = 0; i < c.steps; i++) await step();

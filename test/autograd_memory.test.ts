@@ -71,7 +71,7 @@ async function run(steps: number, scoped: boolean, opt: 'adamw' | 'sgd') {
       return value;
     };
     const before = hostPoolStats.fresh;
-    losses.push(scoped ? await reuseMemory(step, () => [...params.map((p) => p.storage), ...optimizer.stateStorages()]) : await step());
+    losses.push(scoped ? await reuseMemory(step, () => optimizer.carriedStorages()) : await step());
     fresh.push(hostPoolStats.fresh - before);
   }
   clearHostPool();

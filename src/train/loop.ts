@@ -151,7 +151,7 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
       optimizer.step();
       optimizer.zeroGrad();
       return { loss, gradNormValue };
-    }, () => [...params.map((p) => p.storage), ...optimizer.stateStorages()]);
+    }, () => optimizer.carriedStorages());
     if (profiling) io.log(profiler.stop(`step ${step}`));
 
     step++;

@@ -45,8 +45,8 @@ export class AdamW implements Optimizer {
     return this.groups.flatMap((g) => g.params);
   }
 
-  stateStorages(): Storage[] {
-    return [...this.state.values()].flatMap((s) => [s.m, s.v]);
+  carriedStorages(): Storage[] {
+    return [...this.params().map((p) => p.storage), ...[...this.state.values()].flatMap((s) => [s.m, s.v])];
   }
 
   zeroGrad(): void {

@@ -9,6 +9,9 @@ export interface Optimizer {
   /** Sets the learning rate of every group (a schedule calls this before each step). */
   setLr(lr: number): void;
   params(): Tensor[];
-  /** What it keeps between steps (moments, momentum buffers), so a step scope does not reuse it (autograd/memory.ts). */
-  stateStorages(): Storage[];
+  /**
+   * What it carries from one step to the next: each parameter's numbers and its moments or
+   * momentum buffer. A training step's memory scope keeps exactly these (autograd/memory.ts).
+   */
+  carriedStorages(): Storage[];
 }

@@ -23,8 +23,8 @@ export class SGD implements Optimizer {
     this.opts = { lr: 1e-3, momentum: 0, weightDecay: 0, ...opts };
   }
 
-  stateStorages(): Storage[] {
-    return [...this.buffers.values()].map((b) => b.storage);
+  carriedStorages(): Storage[] {
+    return [...this.parameters.map((p) => p.storage), ...[...this.buffers.values()].map((b) => b.storage)];
   }
 
   params(): Tensor[] {
