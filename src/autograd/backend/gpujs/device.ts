@@ -8,7 +8,7 @@ import { isHost, type Backend, type DeviceArray, type HostArray, type Storage } 
 import { referenceBackend } from '../reference/index.ts';
 import * as K from './kernels.ts';
 import { flatten, type DeviceResult, type Launcher, type Native } from './launch.ts';
-import { hotOps, type Exec } from './ops.ts';
+import { hotOps, partRanges, type Exec } from './ops.ts';
 import { countReadback, countUpload } from '../transfers.ts';
 
 type Maybe<T> = T | Promise<T>;
@@ -77,9 +77,8 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
   const align = o.partAlign ?? PART_ALIGN;
   const partLength = Math.floor(Math.min(o.maxElements, 2 ** 24) / align) * align;
   if (partLength < 1) throw new Error(`${name}: a device array of ${o.maxElements} values cannot hold one part of ${align}`);
-  /** [start, end) of each part of a tensor of n values. */
-  const partBounds = (n: number): [number, number][] =>
-    Array.from({ length: Math.max(1, Math.ceil(n / partLength)) }, (_, i) => [i * partLength, Math.min(n, (i + 1) * partLength)]);
+  /** [start, end) of each part of a tensor of n values (one part per partLength; never null with cols = 1). */
+  const partBounds = (n: number): [number, number][] => partRanges(n, 1, partLength)!;
 
   // When a handle is collected, its texture/buffer is released (after it was made).
   const registry = new FinalizationRegistry<Maybe<Native>>((value) => {

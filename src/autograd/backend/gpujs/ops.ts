@@ -39,6 +39,19 @@ const f64 = (...xs: Storage[]): boolean => xs.some((x) => x instanceof Float64Ar
 /** One product op(A)·op(B) = [m, k]·[k, n], A stored transposed with transA, B with transB. */
 const product = (m: number, k: number, n: number, transA: boolean, transB: boolean): MatmulParams => ({ batch: 1, m, k, n, transA, transB, aBatched: false, bBatched: false });
 
+/**
+ * How a tensor of `rows` rows of `cols` values is split into parts of at most partLength values:
+ * each part's [first, end) rows. One part when it fits; null when a part boundary would cut a
+ * row. The device backend lays out every tensor by this (with cols = 1), so the parts of a
+ * [V, C] table always fall on these row ranges.
+ */
+export function partRanges(rows: number, cols: number, partLength: number): [number, number][] | null {
+  if (rows * cols <= partLength) return [[0, rows]];
+  if (partLength % cols !== 0) return null;
+  const per = partLength / cols;
+  return Array.from({ length: Math.ceil(rows / per) }, (_, i) => [i * per, Math.min(rows, (i + 1) * per)]);
+}
+
 /** A strided read seen as rows (see the strided kernels in ./kernels.ts). */
 interface RowsView {
   rows: number;
@@ -76,13 +89,7 @@ interface VocabBlock {
 }
 
 export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
-  /** Row ranges of the parts of a [rows, cols] tensor; null when a part boundary would cut a row. */
-  const partRows = (rows: number, cols: number): [number, number][] | null => {
-    if (rows * cols <= x.partLength) return [[0, rows]];
-    if (x.partLength % cols !== 0) return null;
-    const per = x.partLength / cols;
-    return Array.from({ length: Math.ceil(rows / per) }, (_, i) => [i * per, Math.min(rows, (i + 1) * per)]);
-  };
+  const partRows = (rows: number, cols: number) => partRanges(rows, cols, x.partLength);
   /** f part by part over tensors of equal length (their parts line up). */
   const partwise = (arrays: Storage[], f: (parts: Storage[]) => Storage): Storage => {
     const parts = arrays.map((a) => x.parts(a));
