@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { meanLoss } from './evaluate.ts';
 import { evalBatches, TokenDataset } from '../data/dataset.ts';
+import { startProgress } from '../data/progress.ts';
 import { fromPretrained } from '../gpt2/checkpoint.node.ts';
 import { parseCommand, selectBackend } from './flags.ts';
 import { EVAL_COMMAND } from './commands.ts';
@@ -25,9 +26,9 @@ async function main(args: string[]): Promise<void> {
 
   const data = new TokenDataset(flags.data, T, { vocabSize: model.cfg.vocab_size });
   try {
-    const progress = process.stderr.isTTY ? (n: number) => process.stderr.write(`\rwindows ${n}`) : undefined;
-    const { loss, windows: W } = await meanLoss(model, evalBatches(data, B, maxBatches), T, progress);
-    if (progress) process.stderr.write('\n');
+    const bar = process.stderr.isTTY ? startProgress('eval', Math.min(data.length, B * maxBatches), 'windows') : undefined;
+    const { loss, windows: W } = await meanLoss(model, evalBatches(data, B, maxBatches), T, (n) => bar?.update(n));
+    bar?.stop();
     process.stdout.write((flags.json ? JSON.stringify({ loss, windows: W }) : `loss ${loss.toFixed(4)} over ${W} windows of ${T} tokens`) + '\n');
   } finally {
     data.close();
