@@ -85,3 +85,16 @@ test('loss.svg shows a single validation point as a dot', async () => {
   const svg = readFileSync(await log.plot(), 'utf8');
   assert.match(svg, /<g class="mark-symbol role-mark[^"]*"[^>]*><path aria-label="step: 10; cross-entropy loss: 6\.5; split: validation"[^>]*aria-roledescription="point"/);
 });
+
+test('TimeBudget: the first step (kernel warm-up) counts only until a second one is timed', async () => {
+  const clock = fakeClock();
+  const budget = new TimeBudget({ maxMinutes: 1, evalEvery: 0, evalBatches: 1, gradAccum: 1, samplePrompt: '' }, 1e6, clock.now, 0);
+  await budget.time('step', () => clock.pass(9000));
+  assert.equal(budget.durations().step, 9000);
+  await budget.time('step', () => clock.pass(1000));
+  await budget.time('step', () => clock.pass(1200));
+  await budget.time('step', () => clock.pass(1100));
+  assert.equal(budget.durations().step, 1200);
+  for (let i = 0; i < 5; i++) await budget.time('step', () => clock.pass(1000));
+  assert.equal(budget.durations().step, 1000, 'the longest of the last five');
+});

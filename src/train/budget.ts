@@ -30,12 +30,13 @@ export function mustStop(msLeft: number, d: Durations, due: { eval: boolean; sav
 const WRITE_BYTES_PER_MS = 100e3;
 /** loss.svg through Vega: under a second for 2,000 steps on two cores. */
 const PLOT_MS = 2000;
-/** The step time is the longest of the last few steps. */
+/** The step time is the longest of the last few steps (the run's first left out once there are others). */
 const STEP_WINDOW = 5;
 
 export class TimeBudget {
   private readonly deadline: number;
   private readonly steps: number[] = [];
+  private stepsTimed = 0;
   private evalMs: number | null = null;
   private saveMs: number | null = null;
 
@@ -54,6 +55,8 @@ export class TimeBudget {
     const result = await fn();
     const ms = this.now() - start;
     if (kind === 'step') {
+      // the run's first step also warms the kernels up: it counts only until a second is timed
+      if (++this.stepsTimed === 2) this.steps.length = 0;
       this.steps.push(ms);
       if (this.steps.length > STEP_WINDOW) this.steps.shift();
     } else if (kind === 'eval') this.evalMs = Math.max(this.evalMs ?? 0, ms);
