@@ -1,11 +1,11 @@
 // Every command's command line comes from its flag table (src/train/commands.ts): --help
 // exits 0 and lists each flag with its meaning and default; --config FILE.json sets a whole
 // run (flags win, unknown keys rejected); --n-layer/--d-model/--n-heads/--ctx shape a fresh
-// model; every bad flag is one line on stderr and exit 2.
+// model; every bad flag is one line on stderr and exit 2; the README shows the help as printed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMANDS } from '../src/train/commands.ts';
@@ -68,6 +68,13 @@ test('train --help shows the chosen preset\'s defaults; train:tinystories lists 
   assert.match(tiny, /--steps N [^\]]*default: 2000\]/);
   assert.match(tiny, /--source hub\|DIR stories from roneneldan\/TinyStories/);
   assert.match(tiny, /--max-examples N pretokenize only the first N training stories \[allowed: integer ≥ 1; default: all\]/);
+});
+
+test("the README's excerpt of train --help is what it prints", () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const excerpt = /`npm run train -- --help` begins:\n\n```\n([\s\S]*?)```/.exec(readme);
+  assert.ok(excerpt, 'README shows the start of npm run train -- --help');
+  assert.ok(run('train', ['--help']).stdout.startsWith(excerpt[1]), 'the README excerpt is out of date');
 });
 
 test('every command: a bad flag is one line on stderr and exit 2', () => {
