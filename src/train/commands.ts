@@ -2,7 +2,7 @@
 // ./flags.ts): train's lives with its settings in ./config.ts, the others here.
 // Promise: a command's --help lists exactly the flags it parses.
 import { HF_MODELS } from '../gpt2/checkpoint.node.ts';
-import { backendFlag, type Command } from './flags.ts';
+import { backendFlag, type Command, type Flag } from './flags.ts';
 import { TRAIN_COMMAND, TRAIN_FLAGS } from './config.ts';
 
 export { TRAIN_COMMAND };
@@ -21,12 +21,22 @@ export const TINYSTORIES_COMMAND: Command = {
   notes: ['Pretokenizing is skipped when --data DIR already holds train.bin. Defaults shown are those of the tinystories preset.'],
 };
 
+/** --model of generate and eval: a trained model to load. */
+const MODEL_FLAG: Flag = {
+  name: 'model',
+  group: 'model',
+  type: 'string',
+  arg: 'DIR|NAME',
+  required: true,
+  help: `a model directory (Hugging Face layout) or an OpenAI GPT-2 from the hub: ${HF_MODELS.join(', ')}`,
+};
+
 export const GENERATE_COMMAND: Command = {
   name: 'generate',
   synopsis: '--model DIR|gpt2 [flags]',
   summary: 'Continues a prompt with a GPT-2, streaming the text to stdout as tokens arrive.',
   flags: [
-    { name: 'model', group: 'model', type: 'string', arg: 'DIR|NAME', required: true, help: `a model directory (Hugging Face layout) or an OpenAI GPT-2 from the hub: ${HF_MODELS.join(', ')}` },
+    MODEL_FLAG,
     { name: 'prompt', group: 'sampling', type: 'string', arg: 'TEXT', help: 'text to continue', defaultText: '<|endoftext|>' },
     { name: 'prompt-ids', group: 'sampling', type: 'string', arg: '1,2,3', help: 'token ids to continue, instead of --prompt', defaultText: 'none' },
     { name: 'max-new-tokens', group: 'sampling', type: 'int', arg: 'N', min: 0, default: 100, help: 'tokens to generate' },
@@ -47,7 +57,7 @@ export const EVAL_COMMAND: Command = {
   synopsis: '--model DIR --data FILE.bin --ctx T [flags]',
   summary: 'The mean next-token loss of a GPT-2 over the windows of T+1 tokens of a .bin file, taken in order.',
   flags: [
-    { name: 'model', group: 'model', type: 'string', arg: 'DIR|NAME', required: true, help: `a model directory (Hugging Face layout) or an OpenAI GPT-2 from the hub: ${HF_MODELS.join(', ')}` },
+    MODEL_FLAG,
     { name: 'data', group: 'data', type: 'string', arg: 'FILE.bin', required: true, help: 'uint16 GPT-2 token ids (npm run pretokenize)' },
     { name: 'ctx', group: 'data', type: 'int', arg: 'T', min: 1, required: true, help: "tokens per window; at most the model's n_ctx" },
     { name: 'batch-size', group: 'data', type: 'int', arg: 'B', min: 1, default: 8, help: 'windows per forward pass' },

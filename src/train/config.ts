@@ -48,7 +48,7 @@ export interface TrainConfig {
   logEvery: number;
   /** Log in the seed notebook's format (`step=  10 | Loss: 5.922181`). */
   seedLog: boolean;
-  /** Stop cleanly (evaluate, save) after this many minutes; 0 = no limit. */
+  /** Stop early enough that the final evaluation and saves finish within this many minutes (src/train/budget.ts); 0 = no limit. */
   maxMinutes: number;
   /** Prompt for the sample printed at each evaluation; '' = no sample. */
   samplePrompt: string;
