@@ -9,7 +9,8 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, release } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 export interface AdapterProbe {
   /** software: a CPU rasterizer such as lavapipe or SwiftShader (isFallbackAdapter). */
@@ -65,7 +66,7 @@ function vulkanDrivers(): Record<string, string | null> {
 /** Where the `webgpu` package's entry point is, or null when it is not installed. */
 function webgpuEntry(): string | null {
   try {
-    return fileURLToPath(import.meta.resolve('webgpu'));
+    return createRequire(import.meta.url).resolve('webgpu');
   } catch {
     return null;
   }
@@ -93,7 +94,7 @@ process.exit(0);
 /** Asks a child process; `answered` is false when it crashed or hung (not worth caching). */
 function askChild(entry: string): Promise<{ result: AdapterProbe; answered: boolean }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--input-type=module', '-e', CHILD, entry], { timeout: 120_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--input-type=module', '-e', CHILD, pathToFileURL(entry).href], { timeout: 120_000, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err === null) {
         try {
           return resolve({ result: JSON.parse(stdout) as AdapterProbe, answered: true });
