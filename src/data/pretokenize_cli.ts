@@ -9,7 +9,8 @@ import type { Split } from './sources.ts';
 const USAGE = `usage: npm run pretokenize -- [--source hub|PATH] --split train|validation --out DIR [--max-examples N]
 
   --source hub     roneneldan/TinyStories from $HF_ENDPOINT (default https://huggingface.co),
-                   cached in $TSGRAD_CACHE (default ~/.cache/huggingface/tsgrad) [default]
+                   cached in $TSGRAD_CACHE (default ~/.cache/huggingface/tsgrad); shards already
+                   in the Hugging Face cache ($HF_HOME/hub) are used as they are [default]
   --source PATH    a local .parquet file (column 'text') or a .txt of stories separated by
                    <|endoftext|> lines, e.g. ../shared/data/tinystories/train.txt
   --split          train → DIR/train.bin, validation → DIR/val.bin

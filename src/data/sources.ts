@@ -3,12 +3,12 @@
 // Promise: every source yields stories one at a time, reading files in pieces (text in stream
 // chunks, parquet one row group at a time), and names itself with an identity for caching.
 
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
-import { downloadFile, hfCachePath, hfEndpoint, hfResolveUrl, type DownloadProgress } from './download.ts';
+import { hfEndpoint, hubFile, hubListing, type DownloadReporter, type HubFile } from './hub.ts';
 
 export const TINYSTORIES_REPO = 'roneneldan/TinyStories';
 export type Split = 'train' | 'validation';
@@ -95,25 +95,12 @@ export async function localSource(path: string): Promise<StorySource> {
   };
 }
 
-interface HubFile {
-  path: string;
-  size: number;
-  oid: string;
-}
-
 /** The parquet shards of one split, from the hub's tree API (sorted: train-00000…, train-00001…). */
 export async function hubSplitFiles(repo: string, split: Split, revision = 'main'): Promise<HubFile[]> {
-  const url = `${hfEndpoint()}/api/datasets/${repo}/tree/${encodeURIComponent(revision)}/data`;
-  const response = await fetch(url).catch((err: Error) => {
-    throw new Error(`cannot list ${repo} files at ${url}: ${err.message}`, { cause: err });
-  });
-  if (!response.ok) throw new Error(`cannot list ${repo} files: HTTP ${response.status} from ${url}`);
-  const entries = (await response.json()) as { type: string; path: string; size: number; oid: string; lfs?: { oid: string; size: number } }[];
-  const files = entries
-    .filter((e) => e.type === 'file' && e.path.startsWith(`data/${split}-`) && e.path.endsWith('.parquet'))
-    .map((e) => ({ path: e.path, size: e.lfs?.size ?? e.size, oid: e.lfs?.oid ?? e.oid }))
+  const files = (await hubListing(repo, 'dataset', 'data', revision))
+    .filter((f) => f.path.startsWith(`data/${split}-`) && f.path.endsWith('.parquet'))
     .sort((a, b) => a.path.localeCompare(b.path));
-  if (files.length === 0) throw new Error(`${repo} has no parquet files for split '${split}' under data/ (listed ${url})`);
+  if (files.length === 0) throw new Error(`${repo} has no parquet files for split '${split}' under data/ (listed at ${hfEndpoint()})`);
   return files;
 }
 
@@ -123,7 +110,7 @@ export interface HubSourceOptions {
   /** Fetch only as many shards as needed for this many stories. */
   maxExamples?: number;
   /** Called when a shard download starts (not for cached shards); returns its progress callbacks. */
-  onDownload?: (file: string, size: number) => { onProgress: (p: DownloadProgress) => void; done: () => void };
+  onDownload?: (file: string, size: number) => DownloadReporter;
 }
 
 /**
@@ -139,16 +126,10 @@ export async function hubSource(split: Split, options: HubSourceOptions = {}): P
   let count = 0;
   for (const file of files) {
     if (options.maxExamples !== undefined && count >= options.maxExamples) break;
-    const dest = hfCachePath(repo, file.path, 'dataset', revision);
-    const reporter = existsSync(dest) ? undefined : options.onDownload?.(file.path, file.size); // no bar for a cached shard
-    try {
-      const { bytes } = await downloadFile(hfResolveUrl(repo, file.path, 'dataset', revision), dest, { onProgress: reporter?.onProgress });
-      if (bytes !== file.size) throw new Error(`${dest} has ${bytes} bytes but the hub lists ${file.size}: delete it to download again`);
-    } finally {
-      reporter?.done();
-    }
-    local.push(dest);
-    count += await parquetRowCount(dest);
+    const onDownload = options.onDownload && (() => options.onDownload!(file.path, file.size)); // no bar for a cached shard
+    const path = await hubFile(repo, 'dataset', file, { revision, onDownload });
+    local.push(path);
+    count += await parquetRowCount(path);
   }
   async function* stories(): AsyncGenerator<string> {
     for (const path of local) yield* parquetStories(path);
