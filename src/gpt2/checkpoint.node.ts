@@ -1,14 +1,15 @@
 // GPT-2 checkpoints on disk (Node): safetensors files read tensor by tensor through a file
 // handle, atomic writes, model directories in the Hugging Face layout (config.json +
 // model.safetensors), and fromPretrained, which fetches OpenAI's weights from the hub.
-// Promise: a reader never holds more than one tensor beyond the model; a failed or
-// interrupted save leaves the previous files intact.
+// Promise: a reader never holds more than one tensor beyond the model, and builds the model
+// only after the config matched the file's header; a failed or interrupted save leaves the
+// previous files intact.
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DownloadProgress } from '../data/download.ts';
 import { cachedHubFile, hfEndpoint, hubFile, hubListing } from '../data/hub.ts';
 import { startProgress, type Progress } from '../data/progress.ts';
-import { fromHfConfig, loadTensors, saveTensors, toHfConfig } from './hf.ts';
+import { checkCheckpoint, fromHfConfig, loadTensors, saveTensors, toHfConfig } from './hf.ts';
 import { GPT2Model, type GPT2ModelOptions } from './model.ts';
 import { encodeHeader, parseHeader, readHeaderLength, toFloat32, type SafetensorsHeader } from './safetensors.ts';
 
@@ -137,7 +138,11 @@ export function loadModel(dir: string, opts: GPT2ModelOptions = {}): GPT2Model {
   return loadModelFiles(configPath, weightsPath, opts);
 }
 
-/** A model from its config.json and model.safetensors. */
+/**
+ * A model from its config.json and model.safetensors. The config is checked against the
+ * weights file's header (names, shapes, dtypes) before the model is built, so a config that
+ * claims a bigger model than the file holds fails at once, allocating nothing.
+ */
 function loadModelFiles(configPath: string, weightsPath: string, opts: GPT2ModelOptions): GPT2Model {
   let json: unknown;
   try {
@@ -148,6 +153,7 @@ function loadModelFiles(configPath: string, weightsPath: string, opts: GPT2Model
   const cfg = fromHfConfig(json, configPath);
   const file = SafetensorsFile.open(weightsPath);
   try {
+    checkCheckpoint(cfg, file.header.tensors, `${weightsPath} (with ${configPath})`);
     const model = new GPT2Model(cfg, { ...opts, init: false }); // no draws: the file has every weight
     loadTensors(model, { tensors: file.header.tensors, read: (key) => file.read(key) }, weightsPath);
     return model;
