@@ -145,7 +145,10 @@ async function dropPartial(t: Transfer): Promise<void> {
   await rm(t.partial + '.json', { force: true });
 }
 
-/** The server's size, refused if it disagrees with the listing, the file's kind or the free space. */
+/**
+ * The server's size, refused if it disagrees with the listing, the file's kind or the free
+ * space (where the filesystem reports its size at all).
+ */
 async function checkAnnouncedSize(t: Transfer, total: number, offset: number): Promise<void> {
   const expected = t.options.expected;
   if (expected && total !== expected.size) throw new Error(`the server announces ${showBytes(total)} but the listing says ${showBytes(expected.size)}`);
@@ -153,7 +156,7 @@ async function checkAnnouncedSize(t: Transfer, total: number, offset: number): P
   if (total > max) throw new Error(`the server announces ${showBytes(total)}, more than a ${extname(t.destPath)} file may hold (${showBytes(max)})`);
   const fs = await statfs(dirname(t.partial));
   const free = fs.bavail * fs.bsize;
-  if (total - offset > free) throw new Error(`it needs ${showBytes(total - offset)} but ${dirname(t.partial)} has only ${showBytes(free)} free`);
+  if (fs.blocks > 0 && total - offset > free) throw new Error(`it needs ${showBytes(total - offset)} but ${dirname(t.partial)} has only ${showBytes(free)} free`);
 }
 
 /** Checks the complete partial file against the listing and renames it into place. */

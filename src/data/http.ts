@@ -52,7 +52,7 @@ const UNREACHABLE = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'EHOSTUNR
 function networkCause(err: unknown): { text: string; code?: string } {
   let e = err as { message?: string; code?: string; cause?: unknown; errors?: unknown[] } | undefined;
   // undici wraps the socket error in `cause`; a host with several addresses gives an AggregateError
-  while (e?.cause !== undefined || (e?.errors?.length ?? 0) > 0) {
+  for (let depth = 0; depth < 10 && (e?.cause !== undefined || (e?.errors?.length ?? 0) > 0); depth++) {
     const next = (e!.cause ?? e!.errors![0]) as typeof e;
     if (next === undefined || next === null || typeof next !== 'object') break;
     e = next;
