@@ -1,4 +1,4 @@
-// CLI: npm run pretokenize -- --split train|validation --out DIR [--source hub|PATH] [--max-examples N]
+// CLI: npm run pretokenize -- --split train|validation --out DIR [--source hub|PATH] [--max-examples N] [--max-story-chars N]
 // Writes DIR/train.bin or DIR/val.bin (+ .json sidecar) from TinyStories on the hub or a local
 // .txt/.parquet file; flags: PRETOKENIZE_COMMAND (src/train/commands.ts).
 // Exit codes: 0 done, 1 failed (message on stderr), 2 bad command line.
@@ -9,6 +9,6 @@ import { PRETOKENIZE_COMMAND } from '../train/commands.ts';
 import { runCli } from '../train/cli.ts';
 
 runCli('pretokenize', async () => {
-  const flags = parseCommand(PRETOKENIZE_COMMAND, process.argv.slice(2)) as { source: string; split: Split; out: string; 'max-examples'?: number };
-  await pretokenizeSplit({ source: flags.source, split: flags.split, out: flags.out, maxExamples: flags['max-examples'] });
+  const flags = parseCommand(PRETOKENIZE_COMMAND, process.argv.slice(2)) as { source: string; split: Split; out: string; 'max-examples'?: number; 'max-story-chars': number };
+  await pretokenizeSplit({ source: flags.source, split: flags.split, out: flags.out, maxExamples: flags['max-examples'], maxStoryChars: flags['max-story-chars'] });
 });

@@ -2,6 +2,7 @@
 // ./flags.ts): train's lives with its settings in ./config.ts, the others here.
 // Promise: a command's --help lists exactly the flags it parses.
 import { HF_MODELS } from '../gpt2/checkpoint.node.ts';
+import { MAX_STORY_CHARS } from '../data/sources.ts';
 import { backendFlag, type Command, type Flag } from './flags.ts';
 import { TRAIN_COMMAND, TRAIN_FLAGS } from './config.ts';
 
@@ -72,9 +73,10 @@ export const PRETOKENIZE_COMMAND: Command = {
   synopsis: '--split train|validation --out DIR [flags]',
   summary: 'Writes DIR/train.bin or DIR/val.bin (uint16 GPT-2 ids, <|endoftext|> after each story, + a .json sidecar) from TinyStories.',
   flags: [
-    { name: 'source', group: 'data', type: 'string', arg: 'hub|PATH', default: 'hub', help: 'roneneldan/TinyStories from $HF_ENDPOINT, or a local .parquet (column text) or .txt (stories between <|endoftext|> lines)' },
+    { name: 'source', group: 'data', type: 'string', arg: 'hub|PATH', default: 'hub', help: 'roneneldan/TinyStories from $HF_ENDPOINT (shards already in the Hugging Face cache are used as they are), or a local .parquet (column text) or .txt (stories between <|endoftext|> lines)' },
     { name: 'split', group: 'data', type: 'string', arg: 'NAME', choices: ['train', 'validation'], required: true, help: 'train → DIR/train.bin, validation → DIR/val.bin' },
     { name: 'max-examples', group: 'data', type: 'int', arg: 'N', min: 1, help: 'stop after N stories', defaultText: 'all' },
+    { name: 'max-story-chars', group: 'data', type: 'int', arg: 'N', min: 1, default: MAX_STORY_CHARS, help: 'refuse a story longer than N characters, such as a whole .txt without <|endoftext|> lines' },
     { name: 'out', group: 'output', type: 'string', arg: 'DIR', required: true, help: 'directory of the .bin file' },
   ],
 };
