@@ -42,7 +42,7 @@ test('generate streams the prompt and the continuation as text', async () => {
 test('generate: bad command lines exit 2, a missing model exits 1, each with one line on stderr', () => {
   const cases: [string[], number, RegExp][] = [
     [['--model', modelDir, '--bogus'], 2, /^generate: Unknown option '--bogus'/],
-    [['--model', modelDir, '--top-p', '2'], 2, /^generate: --top-p must be a number in \[.*, 1\], got '2'/],
+    [['--model', modelDir, '--top-p', '2'], 2, /^generate: --top-p: expected a number in \(0, 1\], got '2'/],
     [['--model', join(tmp, 'missing'), '--greedy'], 1, /^generate: model directory '.*missing' not found/],
   ];
   for (const [args, code, error] of cases) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseTrainArgs } from '../src/train/config.ts';
 import { train } from '../src/train/loop.ts';
 import { useBackend } from '../src/train/backend_flag.ts';
-import { Rng } from '../src/autograd/random.ts';
+import { tokenDir } from './helpers/token_dir.ts';
 
 const quiet = { log: () => {} };
 const tmp = () => mkdtempSync(join(tmpdir(), 'tsgrad-train-'));
@@ -22,18 +22,6 @@ function losses(out: string): number[] {
     .map((l) => JSON.parse(l))
     .filter((r) => 'loss' in r)
     .map((r) => r.loss);
-}
-
-/** A directory with train.bin and val.bin of random GPT-2 ids (little-endian uint16). */
-function tokenDir(trainTokens: number, valTokens: number): string {
-  const dir = tmp();
-  const rng = new Rng(7);
-  for (const [name, n] of [['train.bin', trainTokens], ['val.bin', valTokens]] as const) {
-    const ids = new Uint16Array(n);
-    for (let i = 0; i < n; i++) ids[i] = rng.int(50257);
-    writeFileSync(join(dir, name), new Uint8Array(ids.buffer));
-  }
-  return dir;
 }
 
 /** Runs a command of this repo the way a user does (node + tsx), capturing its output. */
@@ -97,7 +85,7 @@ test('bad input: one line on stderr, exit code ≠ 0, nothing in --out overwritt
     [['--data', join(out, 'nope')], 1, /no such directory/],
     [['--data', noTrain], 1, /no train\.bin/],
     [['--data', bin, '--eval-every', '0'], 1, /odd length/],
-    [['--ctx', '1000'], 1, /ctx 1000 exceeds the model's n_ctx 64|longer than|n_ctx/],
+    [['--ctx', '5000'], 1, /--ctx 5000 is longer than the overfit text/],
     [['--resume'], 1, /no checkpoint/],
   ];
   for (const [args, code, message] of cases) {

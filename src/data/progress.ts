@@ -1,8 +1,48 @@
-// Progress reporting for the long data jobs (downloads, pretokenizing): a cli-progress bar when
-// stderr is a terminal, otherwise a plain line every few seconds (CI logs, pipes) and one at the end.
-// Promise: update(value) is cheap to call often; stop() prints the final state once.
-
+// Progress on stderr, for every long job (downloads, pretokenizing, training): on a terminal a
+// live cli-progress bar with lines printed above it, elsewhere (CI logs, pipes) plain lines.
+// Promise: the bar is redrawn as values arrive, not by a timer, so a loop that never yields
+// to the event loop still shows it; a line printed above the bar appears at once; stop()
+// leaves the final state on screen and the terminal's settings as they were.
 import cliProgress from 'cli-progress';
+
+/** A live bar on a terminal stream. */
+export interface LiveBar {
+  update(value: number, payload?: Record<string, string>): void;
+  /** Prints a line above the bar and redraws the bar under it. */
+  print(line: string): void;
+  stop(): void;
+}
+
+/** The bar is redrawn at most this often by update() (cli-progress's default 10 frames/s). */
+const REDRAW_MS = 100;
+
+/** Starts a bar on `stream` (a terminal) at `value` of `total`; `format` is cli-progress's. */
+export function liveBar(format: string, total: number, value: number, payload: Record<string, string>, stream: NodeJS.WriteStream = process.stderr): LiveBar {
+  // cursor shown, line wrapping on: the terminal's settings are left alone, so a run that dies
+  // mid-bar leaves a working terminal behind
+  const multi = new cliProgress.MultiBar({ format, stream, hideCursor: false, linewrap: true, clearOnComplete: false, barsize: 24, etaBuffer: 20 }, cliProgress.Presets.shades_classic);
+  const bar = multi.create(total, value, payload);
+  let drawnAt = performance.now();
+  const draw = () => {
+    drawnAt = performance.now();
+    multi.update(); // writes the lines logged since the last frame, then the bar
+  };
+  return {
+    update(v, p) {
+      bar.update(v, p);
+      if (performance.now() - drawnAt >= REDRAW_MS) draw();
+    },
+    print(line) {
+      multi.log(line + '\n');
+      draw();
+      (bar as cliProgress.GenericBar).render(true); // the line took the bar's place; cli-progress redraws only a changed bar
+    },
+    stop() {
+      draw();
+      multi.stop();
+    },
+  };
+}
 
 export interface Progress {
   /** Set the current value (bytes, stories, …), not an increment. */
@@ -15,13 +55,11 @@ function show(n: number, unit: string): string {
   return unit === 'B' ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${Math.round(n).toLocaleString('en-US')} ${unit}`;
 }
 
-/** Start reporting progress towards `total` (0 when the total is unknown). */
-export function startProgress(
-  label: string,
-  total: number,
-  unit: string,
-  stream: NodeJS.WriteStream = process.stderr,
-): Progress {
+/**
+ * Progress of a data job towards `total` (0 when the total is unknown): a bar on a terminal,
+ * otherwise a line every few seconds and one at the end.
+ */
+export function startProgress(label: string, total: number, unit: string, stream: NodeJS.WriteStream = process.stderr): Progress {
   const start = performance.now();
   let value = 0;
   const rate = () => show(value / Math.max(1e-9, (performance.now() - start) / 1000), unit) + '/s';
@@ -33,18 +71,18 @@ export function startProgress(
   if (stream.isTTY) {
     const format =
       total > 0
-        ? `${label} [{bar}] {percentage}% | {shown} | {rate} | ETA {eta_formatted}`
+        ? `${label} {percentage}% | {shown} | {rate} | ETA {eta_formatted} [{bar}]`
         : `${label} {shown} | {rate} | {duration_formatted}`;
-    const bar = new cliProgress.SingleBar({ format, stream, hideCursor: null }, cliProgress.Presets.shades_classic);
     const payload = () => ({ shown: show(value, unit), rate: rate() });
-    bar.start(total > 0 ? total : 1, 0, payload());
+    const barValue = () => (total > 0 ? Math.min(value, total) : 0);
+    const bar = liveBar(format, total > 0 ? total : 1, 0, payload(), stream);
     return {
       update(v) {
         value = v;
-        bar.update(total > 0 ? Math.min(v, total) : 0, payload());
+        bar.update(barValue(), payload());
       },
       stop() {
-        bar.update(total > 0 ? Math.min(value, total) : 0, payload());
+        bar.update(barValue(), payload());
         bar.stop();
       },
     };

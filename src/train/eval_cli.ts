@@ -1,4 +1,4 @@
-// `npm run eval -- --model DIR --data FILE.bin --ctx T --batch-size B [--max-batches N] [--json]`
+// `npm run eval -- --model DIR --data FILE.bin --ctx T [--batch-size B] [--max-batches N] [--json]`
 // The mean next-token loss of a GPT-2 on a file of uint16 token ids, cut into windows of T+1
 // tokens: window j is tokens[j·T … j·T+T], so W = ⌊(N−1)/T⌋ windows, taken in order.
 // Promise: the loss is the mean over every token of every window evaluated; --json prints
@@ -6,30 +6,18 @@
 import { existsSync } from 'node:fs';
 import { meanLoss } from './evaluate.ts';
 import { evalBatches, TokenDataset } from '../data/dataset.ts';
+import { startProgress } from '../data/progress.ts';
 import { fromPretrained } from '../gpt2/checkpoint.node.ts';
-import { numberFlag, parseFlags, selectBackend } from './flags.ts';
+import { parseCommand, selectBackend } from './flags.ts';
+import { EVAL_COMMAND } from './commands.ts';
 import { runCli } from './cli.ts';
 import { ConfigError } from './errors.ts';
 
 async function main(args: string[]): Promise<void> {
-  const flags = parseFlags(
-    {
-      model: { type: 'string' },
-      data: { type: 'string' },
-      ctx: { type: 'string' },
-      'batch-size': { type: 'string' },
-      'max-batches': { type: 'string' },
-      json: { type: 'boolean' },
-      backend: { type: 'string' },
-    },
-    args,
-  );
-  if (flags.model === undefined || flags.data === undefined || flags.ctx === undefined) {
-    throw new ConfigError('--model DIR, --data FILE.bin and --ctx T are required');
-  }
-  const T = numberFlag('ctx', flags.ctx, 0, { min: 1, integer: true });
-  const B = numberFlag('batch-size', flags['batch-size'], 8, { min: 1, integer: true });
-  const maxBatches = numberFlag('max-batches', flags['max-batches'], Infinity, { min: 1, integer: true });
+  const flags = parseCommand(EVAL_COMMAND, args) as { model: string; data: string; ctx: number; 'batch-size': number; 'max-batches'?: number; json?: boolean; backend?: string };
+  const T = flags.ctx;
+  const B = flags['batch-size'];
+  const maxBatches = flags['max-batches'] ?? Infinity;
   if (!existsSync(flags.data)) throw new Error(`data file '${flags.data}' not found`);
 
   await selectBackend(flags.backend);
@@ -38,9 +26,9 @@ async function main(args: string[]): Promise<void> {
 
   const data = new TokenDataset(flags.data, T, { vocabSize: model.cfg.vocab_size });
   try {
-    const progress = process.stderr.isTTY ? (n: number) => process.stderr.write(`\rwindows ${n}`) : undefined;
-    const { loss, windows: W } = await meanLoss(model, evalBatches(data, B, maxBatches), T, progress);
-    if (progress) process.stderr.write('\n');
+    const bar = process.stderr.isTTY ? startProgress('eval', Math.min(data.length, B * maxBatches), 'windows') : undefined;
+    const { loss, windows: W } = await meanLoss(model, evalBatches(data, B, maxBatches), T, (n) => bar?.update(n));
+    bar?.stop();
     process.stdout.write((flags.json ? JSON.stringify({ loss, windows: W }) : `loss ${loss.toFixed(4)} over ${W} windows of ${T} tokens`) + '\n');
   } finally {
     data.close();

@@ -3,16 +3,12 @@
 // streaming the text to stdout as tokens arrive. Promise: with --json, stdout holds exactly
 // one JSON object { prompt_ids, ids, text } and nothing else; mistakes exit with code 2.
 import { decode, encodeOrdinary, EOT } from '../data/tokenizer.ts';
-import { fromPretrained, HF_MODELS } from '../gpt2/checkpoint.node.ts';
+import { fromPretrained } from '../gpt2/checkpoint.node.ts';
 import { generate } from '../gpt2/generate.ts';
-import { numberFlag, parseFlags, selectBackend } from './flags.ts';
+import { parseCommand, selectBackend } from './flags.ts';
+import { GENERATE_COMMAND } from './commands.ts';
 import { runCli } from './cli.ts';
-import { ConfigError, HelpRequested } from './errors.ts';
-
-const USAGE = `usage: npm run generate -- --model DIR|${HF_MODELS.join('|')} [--prompt TEXT | --prompt-ids 1,2,3]
-  [--max-new-tokens 100] [--temperature 1] [--top-k K] [--top-p P] [--seed S] [--greedy]
-  [--stop-at-eot] [--no-cache] [--json] [--backend NAME]
-  Without a prompt, generation starts from <|endoftext|>.`;
+import { ConfigError } from './errors.ts';
 
 /** "1, 2,3" → [1, 2, 3]. */
 function parseIds(list: string): number[] {
@@ -24,34 +20,14 @@ function parseIds(list: string): number[] {
 }
 
 async function main(args: string[]): Promise<void> {
-  const flags = parseFlags(
-    {
-      model: { type: 'string' },
-      prompt: { type: 'string' },
-      'prompt-ids': { type: 'string' },
-      'max-new-tokens': { type: 'string' },
-      temperature: { type: 'string' },
-      'top-k': { type: 'string' },
-      'top-p': { type: 'string' },
-      seed: { type: 'string' },
-      greedy: { type: 'boolean' },
-      'stop-at-eot': { type: 'boolean' },
-      'no-cache': { type: 'boolean' },
-      json: { type: 'boolean' },
-      backend: { type: 'string' },
-      help: { type: 'boolean' },
-    },
-    args,
-  );
-  if (flags.help) throw new HelpRequested(USAGE);
-  if (flags.model === undefined) throw new ConfigError('--model is required (a model directory or one of ' + HF_MODELS.join(', ') + ')');
+  const flags = parseCommand(GENERATE_COMMAND, args) as {
+    model: string; prompt?: string; 'prompt-ids'?: string; 'max-new-tokens': number; temperature?: number; 'top-k'?: number; 'top-p'?: number;
+    seed?: number; greedy?: boolean; 'stop-at-eot'?: boolean; 'no-cache'?: boolean; json?: boolean; backend?: string;
+  };
   if (flags.prompt !== undefined && flags['prompt-ids'] !== undefined) throw new ConfigError('give --prompt or --prompt-ids, not both');
   if (flags.greedy && flags.temperature !== undefined) throw new ConfigError('--greedy means temperature 0; drop --temperature');
-  const maxNewTokens = numberFlag('max-new-tokens', flags['max-new-tokens'], 100, { min: 0, integer: true });
-  const temperature = flags.greedy ? 0 : numberFlag('temperature', flags.temperature, 1, { min: 0 });
-  const topK = flags['top-k'] === undefined ? null : numberFlag('top-k', flags['top-k'], 0, { min: 1, integer: true });
-  const topP = flags['top-p'] === undefined ? null : numberFlag('top-p', flags['top-p'], 1, { min: Number.MIN_VALUE, max: 1 });
-  const seed = numberFlag('seed', flags.seed, Math.floor(Math.random() * 2 ** 31), { min: 0, max: 2 ** 32 - 1, integer: true });
+  const temperature = flags.greedy ? 0 : (flags.temperature ?? 1);
+  const seed = flags.seed ?? Math.floor(Math.random() * 2 ** 31);
   const promptIds = flags['prompt-ids'] !== undefined ? parseIds(flags['prompt-ids']) : flags.prompt !== undefined ? encodeOrdinary(flags.prompt) : [EOT];
   if (promptIds.length === 0) throw new ConfigError('--prompt is empty');
 
@@ -73,7 +49,7 @@ async function main(args: string[]): Promise<void> {
     process.stdout.write(text.slice(printed.length));
     printed = text;
   };
-  await generate(model, promptIds, { maxNewTokens, temperature, topK, topP, seed, stopAtEot: flags['stop-at-eot'], onToken, useCache: !flags['no-cache'] });
+  await generate(model, promptIds, { maxNewTokens: flags['max-new-tokens'], temperature, topK: flags['top-k'] ?? null, topP: flags['top-p'] ?? null, seed, stopAtEot: flags['stop-at-eot'], onToken, useCache: !flags['no-cache'] });
   const text = decode(ids);
   if (flags.json) process.stdout.write(JSON.stringify({ prompt_ids: promptIds, ids, text }) + '\n');
   else process.stdout.write(text.slice(printed.length) + '\n');

@@ -24,6 +24,7 @@ import { loadTrainingCheckpoint, saveTrainingCheckpoint, saveBest, saveFinal, ch
 import { MetricsLog, type StepMetrics } from './metrics.ts';
 import { startTrainProgress } from './progress.ts';
 import { meanLoss } from './evaluate.ts';
+import { TimeBudget } from './budget.ts';
 import { profiler } from '../autograd/backend/profile.ts';
 import { clearHostPool, reuseMemory } from '../autograd/memory.ts';
 
@@ -40,6 +41,8 @@ export interface TrainResult {
 export interface TrainIO {
   /** Human-readable lines (progress, summaries). */
   log: (line: string) => void;
+  /** The clock --max-minutes is kept on, in ms (default performance.now). */
+  now?: () => number;
 }
 
 /** Parameters that get weight decay: matrices and embeddings (≥ 2 dims), never biases or LayerNorm. */
@@ -76,6 +79,8 @@ async function sample(model: GPT2Model, cfg: TrainConfig): Promise<string> {
 }
 
 export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult> {
+  const now = io.now ?? (() => performance.now());
+  const runStart = now();
   // ---- everything that can fail on bad input happens before anything is written ----
   const data = openBatches(cfg);
   const resumeState = cfg.resume ? checkResumable(cfg) : null;
@@ -101,7 +106,8 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
   io.log(`training ${cfg.preset}: ${params0}, ${model.cfg.n_layers} layers, d_model ${model.cfg.d_model}, backend ${model.wte.weight.backend.name}, ${tokensPerStep} tokens/step, steps ${step} → ${cfg.steps}`);
   const progress = startTrainProgress(cfg, step, io.log);
   const start = performance.now();
-  const deadline = cfg.maxMinutes > 0 ? start + cfg.maxMinutes * 60_000 : Infinity;
+  // --max-minutes counts from the call, model loading included
+  const budget = new TimeBudget(cfg, model.numParameters(), now, runStart);
   let lastLoss = NaN;
   let tokensSeen = 0;
 
@@ -132,7 +138,7 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     // One step inside reuseMemory: the arrays it makes (activations, gradients, temporaries)
     // are handed out again next step, so a long run allocates nothing new (autograd/memory.ts).
     // Only numbers leave the step; the gradients are zeroed before it ends.
-    const { loss, gradNormValue } = await reuseMemory(async () => {
+    const { loss, gradNormValue } = await budget.time('step', () => reuseMemory(async () => {
       // forward + backward over gradAccum micro-batches; the loss is each one's mean, averaged
       let lossSum = 0;
       for (let micro = 0; micro < cfg.gradAccum; micro++) {
@@ -151,7 +157,7 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
       optimizer.step();
       optimizer.zeroGrad();
       return { loss, gradNormValue };
-    }, () => optimizer.carriedStorages());
+    }, () => optimizer.carriedStorages()));
     if (profiling) io.log(profiler.stop(`step ${step}`));
 
     step++;
@@ -169,16 +175,13 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     metrics.write(m);
     progress.update(step, m);
 
-    const outOfTime = performance.now() > deadline;
+    const due = { eval: cfg.evalEvery > 0 && step % cfg.evalEvery === 0, save: cfg.saveEvery > 0 && step % cfg.saveEvery === 0 };
+    const outOfTime = step < cfg.steps && budget.stopAfterStep(due);
     const last = step === cfg.steps || outOfTime;
-    if ((cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || (last && cfg.evalEvery > 0)) await evaluateAndSave(step);
-    if ((cfg.saveEvery > 0 && step % cfg.saveEvery === 0) || last) {
-      await saveTrainingCheckpoint(cfg, step, model, optimizer, data, batchRng, bestValLoss);
-    }
-    if (outOfTime) {
-      progress.interrupt(`--max-minutes ${cfg.maxMinutes} reached at step ${step}`);
-      break;
-    }
+    if (outOfTime) progress.interrupt(`--max-minutes ${cfg.maxMinutes}: stopping at step ${step}, leaving the time to evaluate and save`);
+    if (due.eval || (last && cfg.evalEvery > 0)) await budget.time('eval', () => evaluateAndSave(step));
+    if (due.save || last) await budget.time('save', () => saveTrainingCheckpoint(cfg, step, model, optimizer, data, batchRng, bestValLoss));
+    if (outOfTime) break;
   }
   progress.stop();
   clearHostPool();

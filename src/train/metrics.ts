@@ -51,7 +51,7 @@ export class MetricsLog {
       .map((l) => JSON.parse(l) as StepMetrics | EvalMetrics);
   }
 
-  /** Writes loss.svg: train loss per step and validation loss per evaluation (Vega-Lite). */
+  /** Writes loss.svg: train loss per step, validation loss per evaluation with a dot at each (Vega-Lite). */
   async plot(): Promise<string> {
     const values = this.records().map((r) => ('val_loss' in r ? { step: r.step, loss: r.val_loss, split: 'validation' } : { step: r.step, loss: r.loss, split: 'train' }));
     const spec = vegaLite.compile({
@@ -61,12 +61,16 @@ export class MetricsLog {
       height: 320,
       background: 'white',
       data: { values },
-      mark: { type: 'line', interpolate: 'linear' },
       encoding: {
         x: { field: 'step', type: 'quantitative', title: 'step' },
         y: { field: 'loss', type: 'quantitative', title: 'cross-entropy loss' },
         color: { field: 'split', type: 'nominal', title: null },
       },
+      layer: [
+        { mark: { type: 'line', interpolate: 'linear' } },
+        // evaluations are few: a dot for each, so a single one shows (a line needs two)
+        { transform: [{ filter: "datum.split === 'validation'" }], mark: { type: 'point', filled: true, size: 40 } },
+      ],
     }).spec;
     const view = new vega.View(vega.parse(spec), { renderer: 'none' });
     const svg = await view.toSVG();

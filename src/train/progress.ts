@@ -1,14 +1,15 @@
-// What a person watching a training run sees: a live bar on a terminal (step/total, loss,
-// tokens/s, ETA) and, every logEvery steps, a loss line — in the seed notebook's format
-// (`step=  10 | Loss: 5.922181`) for the presets that port its loops. Off a terminal
-// (CI, pipes, --no-progress) only the lines are printed.
-import cliProgress from 'cli-progress';
+// What a person watching a training run sees: on a terminal, a live bar (step/total, loss,
+// tokens/s, ETA) with the run's lines scrolling above it; every logEvery steps a loss line, in
+// the seed notebook's format (`step=  10 | Loss: 5.922181`) for the presets that port its
+// loops. Off a terminal (CI, pipes, --no-progress) only the lines, through `log`.
+// Promise: every line reaches the screen when it is made, while the run goes on.
+import { liveBar } from '../data/progress.ts';
 import type { TrainConfig } from './config.ts';
 import type { StepMetrics } from './metrics.ts';
 
 export interface TrainProgress {
   update(stepsDone: number, m: StepMetrics): void;
-  /** Prints a line above the bar. */
+  /** Prints a line (above the bar, if there is one). */
   interrupt(line: string): void;
   stop(): void;
 }
@@ -18,6 +19,10 @@ export function formatStep(cfg: TrainConfig, m: StepMetrics): string {
   return `step ${String(m.step).padStart(5)} | loss ${m.loss.toFixed(4)} | lr ${m.lr.toExponential(2)} | grad norm ${m.grad_norm.toFixed(3)} | ${m.tokens_per_s.toFixed(0)} tok/s | ${m.elapsed_s.toFixed(1)} s`;
 }
 
+/**
+ * The bar goes to stderr when it is a terminal. Lines go above it when stdout is a terminal
+ * too (one screen); otherwise to `log` (stdout: a file or pipe keeps every line).
+ */
 export function startTrainProgress(cfg: TrainConfig, firstStep: number, log: (line: string) => void): TrainProgress {
   const wantsLine = (m: StepMetrics) => m.step % cfg.logEvery === 0;
   if (!cfg.progress || !process.stderr.isTTY) {
@@ -29,17 +34,14 @@ export function startTrainProgress(cfg: TrainConfig, firstStep: number, log: (li
       stop: () => {},
     };
   }
-  const multi = new cliProgress.MultiBar(
-    { format: 'step {value}/{total} [{bar}] loss {loss} | {tps} tok/s | ETA {eta_formatted}', hideCursor: true, clearOnComplete: false, etaBuffer: 20 },
-    cliProgress.Presets.shades_classic,
-  );
-  const bar = multi.create(cfg.steps, firstStep, { loss: '-', tps: '-' });
+  const bar = liveBar('step {value}/{total} | loss {loss} | {tps} tok/s | ETA {eta_formatted} [{bar}]', cfg.steps, firstStep, { loss: '-', tps: '-' });
+  const print = process.stdout.isTTY ? bar.print : log;
   return {
     update: (done, m) => {
-      if (wantsLine(m)) multi.log(formatStep(cfg, m) + '\n');
       bar.update(done, { loss: m.loss.toFixed(4), tps: m.tokens_per_s.toFixed(0) });
+      if (wantsLine(m)) print(formatStep(cfg, m));
     },
-    interrupt: (line) => multi.log(line + '\n'),
-    stop: () => multi.stop(),
+    interrupt: print,
+    stop: () => bar.stop(),
   };
 }

@@ -113,7 +113,7 @@ export async function createWebAsmBackend(): Promise<Backend> {
 
 // Just the parts of WebGPU and WebGL this file touches.
 interface GPU {
-  requestAdapter(): Promise<{ info?: { isFallbackAdapter?: boolean }; limits: { maxStorageBufferBindingSize: number; maxBufferSize: number } } | null>;
+  requestAdapter(): Promise<{ limits: { maxStorageBufferBindingSize: number; maxBufferSize: number } } | null>;
 }
 interface WebGLRenderingContextLike {
   MAX_TEXTURE_SIZE: number;
@@ -124,41 +124,38 @@ interface WebGLRenderingContextLike {
 /**
  * 'auto': webgpu if a hardware adapter answers, else headlessgl if a GL context opens, else
  * the 'cpu' backend (or the reference 'js' where 'cpu' is not registered). Says on stderr
- * which. A software WebGPU adapter (lavapipe: `info.isFallbackAdapter`) is passed over: it
- * runs at about 1 GFLOP/s, far below 'cpu'; ask for `--backend webgpu` to use it anyway.
+ * which, in one line. The adapter is asked for in a child process (adapter_probe.node.ts), so
+ * Dawn is loaded here only when it will run the kernels. A software WebGPU adapter (lavapipe:
+ * `info.isFallbackAdapter`) is passed over: it runs at about 1 GFLOP/s, far below 'cpu'; ask
+ * for `--backend webgpu` to use it anyway.
  */
 export async function createAutoBackend(): Promise<Backend> {
   const reasons: string[] = [];
+  const firstLine = (e: unknown) => (e as Error).message.split('\n')[0];
   const picked = (name: string): void => {
     process.stderr.write(`tsgrad: backend auto → ${name}${reasons.length ? ` (${reasons.join('; ')})` : ''}\n`);
   };
-  try {
-    if (await hasSoftwareAdapter()) reasons.push('webgpu: software adapter only (lavapipe)');
-    else {
+  const { probeWebGPUAdapter } = await import('./adapter_probe.node.ts');
+  const probe = await probeWebGPUAdapter();
+  if (probe.adapter === 'hardware') {
+    try {
       const backend = await createWebGPUBackend();
       picked(backend.name);
       return backend;
+    } catch (e) {
+      reasons.push(firstLine(e));
     }
-  } catch (e) {
-    reasons.push((e as Error).message);
+  } else {
+    reasons.push(probe.adapter === 'software' ? `webgpu: software adapter only (${probe.detail})` : probe.detail);
   }
   try {
     const backend = await createHeadlessGLBackend();
     picked(backend.name);
     return backend;
   } catch (e) {
-    reasons.push((e as Error).message);
+    reasons.push(firstLine(e));
   }
   const name = registeredBackends().includes('cpu') ? 'cpu' : 'js';
   picked(name);
   return setBackend(name); // setBackend('auto') makes the result current right after
-}
-
-/** True when the WebGPU adapter is a CPU rasterizer (lavapipe, SwiftShader). */
-async function hasSoftwareAdapter(): Promise<boolean> {
-  const { installNodeWebGPU } = await import('./webgpu.node.ts');
-  await installNodeWebGPU();
-  const gpu = (globalThis as unknown as { navigator: { gpu: GPU } }).navigator.gpu;
-  const adapter = await gpu.requestAdapter();
-  return adapter?.info?.isFallbackAdapter === true;
 }

@@ -1,0 +1,82 @@
+// The --max-minutes budget. After each step it decides whether the run can afford another:
+// that step, the evaluation and checkpoint due now, and then the run's ending (the final
+// evaluation, checkpoint/, final/ and loss.svg) must all fit before the deadline. Durations are
+// the run's own, measured as it goes; those not seen yet are estimated (below).
+// Promise: the decision depends only on the clock it is given, so it is tested without waiting.
+import type { TrainConfig } from './config.ts';
+
+/** How long each part of a run takes, in ms. */
+export interface Durations {
+  step: number;
+  /** Validation loss, best/ and the sample. */
+  eval: number;
+  /** checkpoint/ */
+  save: number;
+  /** final/ and loss.svg, after the last checkpoint. */
+  finish: number;
+}
+
+/**
+ * True when the run must end now: another step, plus the work due after this one, plus the
+ * ending, would not fit in `msLeft`.
+ */
+export function mustStop(msLeft: number, d: Durations, due: { eval: boolean; save: boolean }, evaluates: boolean): boolean {
+  const now = (due.eval ? d.eval : 0) + (due.save ? d.save : 0);
+  const ending = (evaluates ? d.eval : 0) + d.save + d.finish;
+  return msLeft < now + d.step + ending;
+}
+
+/** Before the first checkpoint is timed: weights + two AdamW moments (12 B/parameter) at a slow disk's 100 MB/s. */
+const WRITE_BYTES_PER_MS = 100e3;
+/** loss.svg through Vega: under a second for 2,000 steps on two cores. */
+const PLOT_MS = 2000;
+/** The step time is the longest of the last few steps (the run's first left out once there are others). */
+const STEP_WINDOW = 5;
+
+export class TimeBudget {
+  private readonly deadline: number;
+  private readonly steps: number[] = [];
+  private stepsTimed = 0;
+  private evalMs: number | null = null;
+  private saveMs: number | null = null;
+
+  constructor(
+    private readonly cfg: Pick<TrainConfig, 'maxMinutes' | 'evalEvery' | 'evalBatches' | 'gradAccum' | 'samplePrompt'>,
+    private readonly parameters: number,
+    private readonly now: () => number,
+    start: number,
+  ) {
+    this.deadline = cfg.maxMinutes > 0 ? start + cfg.maxMinutes * 60_000 : Infinity;
+  }
+
+  /** Runs `fn`, recording how long it took. */
+  async time<T>(kind: 'step' | 'eval' | 'save', fn: () => Promise<T>): Promise<T> {
+    const start = this.now();
+    const result = await fn();
+    const ms = this.now() - start;
+    if (kind === 'step') {
+      // the run's first step also warms the kernels up: it counts only until a second is timed
+      if (++this.stepsTimed === 2) this.steps.length = 0;
+      this.steps.push(ms);
+      if (this.steps.length > STEP_WINDOW) this.steps.shift();
+    } else if (kind === 'eval') this.evalMs = Math.max(this.evalMs ?? 0, ms);
+    else this.saveMs = Math.max(this.saveMs ?? 0, ms);
+    return result;
+  }
+
+  /** Measured durations, and estimates of those not measured yet. */
+  durations(): Durations {
+    const step = Math.max(0, ...this.steps);
+    // an evaluation batch costs at most a training micro-batch; the sample counts as one more
+    const evalEstimate = (step / this.cfg.gradAccum) * (this.cfg.evalBatches + (this.cfg.samplePrompt === '' ? 0 : 1));
+    const save = this.saveMs ?? (12 * this.parameters) / WRITE_BYTES_PER_MS;
+    // final/ holds the weights, a part of what checkpoint/ holds
+    return { step, eval: this.evalMs ?? evalEstimate, save, finish: save + PLOT_MS };
+  }
+
+  /** After a step: true when the run must end now to finish within --max-minutes. */
+  stopAfterStep(due: { eval: boolean; save: boolean }): boolean {
+    if (this.deadline === Infinity) return false;
+    return mustStop(this.deadline - this.now(), this.durations(), due, this.cfg.evalEvery > 0);
+  }
+}
