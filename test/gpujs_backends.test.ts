@@ -2,8 +2,10 @@
 // fast-check properties over every gpu.js kernel on small random shapes, plus fixed cases that
 // cross the limits where gpu.js gives wrong answers silently — a loop past 1000 iterations
 // (loopMaxIterations), 50257 columns (wider than a GL texture), flat indices past 2²⁴ — and
-// checks that the requested mode really ran, that intermediates stay on the device, and that
-// on webgpu tensors longer than one device array (lavapipe: 128 MiB) are split into parts.
+// checks that the requested mode really ran, that intermediates stay on the device, that the
+// PyTorch GPT-2 fixture comes out as in test/gpt2_parity.test.ts (tolerances per backend in
+// test/helpers/parity.ts), and that on webgpu tensors longer than one device array (lavapipe:
+// 128 MiB) are split into parts.
 //
 // A backend that is absent here (no lavapipe, `gl` not built, no display) is SKIPPED with the
 // reason, unless TSGRAD_REQUIRE_BACKENDS names it (CI); one that starts but is broken (its
@@ -42,6 +44,7 @@ import { Rng } from '../src/autograd/random.ts';
 import { BackendUnavailable, setBackend } from '../src/autograd/backend/index.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
 import { absent, openBackend, requiredBackends, startOrSkip } from './helpers/backends.ts';
+import { assertParity, PARITY_TOLERANCE, parityErrors } from './helpers/parity.ts';
 import { makeConfig } from '../src/gpt2/config.ts';
 import { AdamW } from '../src/nn/optim/adamw.ts';
 import { clipGradNorm } from '../src/nn/optim/clip.ts';
@@ -480,6 +483,16 @@ for (const mode of ['webasm', 'headlessgl', 'webgpu'] as const) {
     if (B) {
       await suite(t, mode, B);
       await t.test('a tiny GPT-2 trains to the same losses as on js', () => trainingMatchesReference(B));
+      await t.test('GPT-2 matches PyTorch: logits, loss, every gradient, 10 AdamW steps and the parameters after them', async (st) => {
+        await setBackend(B);
+        try {
+          const errors = await parityErrors((line) => st.diagnostic(line));
+          st.diagnostic(`worst: ${JSON.stringify(errors)}`);
+          assertParity(errors, PARITY_TOLERANCE[mode], mode);
+        } finally {
+          await setBackend('js');
+        }
+      });
     }
   });
 }
