@@ -8,11 +8,16 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync, statSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseTrainArgs } from '../src/train/config.ts';
-import { train } from '../src/train/loop.ts';
+import { evaluate, train } from '../src/train/loop.ts';
 import { useBackend } from '../src/train/backend_flag.ts';
 import { Rng } from '../src/autograd/random.ts';
 import { loadModel } from '../src/gpt2/checkpoint.node.ts';
 import { buildModel } from '../src/train/model_init.ts';
+import { meanLoss } from '../src/train/evaluate.ts';
+import { openBatches } from '../src/train/batches.ts';
+import { noGrad } from '../src/autograd/tensor.ts';
+import { GPT2Model } from '../src/gpt2/model.ts';
+import { makeConfig } from '../src/gpt2/config.ts';
 
 const quiet = { log: () => {} };
 const tmp = () => mkdtempSync(join(tmpdir(), 'tsgrad-train-'));
@@ -87,6 +92,31 @@ test('--grad-accum 2 at batch B takes the step of batch 2B on the same windows: 
     }
   }
   assert.ok(moved > 1e-2, `the step moved the weights by at most ${moved}`);
+});
+
+test('evaluation of a model with dropout: the eval-mode loss, and the training mode restored after', async () => {
+  const T = 8;
+  const model = new GPT2Model(makeConfig({ n_layers: 2, d_model: 16, n_heads: 2, vocab_size: 50257, n_ctx: T, dropout: 0.3 }), { seed: 4 });
+  const data = tokenDir(200, 5 * (T + 1)); // val.bin: 5 windows → batches of 2, 2 and 1
+  const cfg = parseTrainArgs(['--preset', 'tinystories', '--data', data, '--ctx', String(T), '--batch-size', '2', '--eval-batches', '10', '--backend', 'js']);
+  const source = openBatches(cfg);
+  const batches = [...source.evalBatches(cfg.batchSize, cfg.evalBatches)!];
+  assert.deepEqual(batches.map((b) => b.x.length / T), [2, 2, 1]);
+  // the mean over windows with dropout off, by hand
+  model.eval();
+  const want = batches.reduce((s, b) => s + noGrad(() => model.loss(b.x, [b.x.length / T, T], b.y)).item() * (b.x.length / T), 0) / 5;
+  model.train();
+  const withDropout = noGrad(() => model.loss(batches[0].x, [2, T], batches[0].y)).item();
+  assert.notEqual(withDropout, noGrad(() => model.eval().loss(batches[0].x, [2, T], batches[0].y)).item(), 'dropout changes the training-mode loss');
+  model.train();
+
+  assert.deepEqual(await meanLoss(model, batches, T), { loss: want, windows: 5 });
+  assert.equal(await evaluate(model, source, cfg), want); // the loop's validation loss
+  assert.ok(model.modules().every((m) => m.training), 'every module is back in training mode');
+  model.eval();
+  assert.equal((await meanLoss(model, batches, T)).loss, want);
+  assert.ok(model.modules().every((m) => !m.training), 'a model in eval mode stays there');
+  source.close();
 });
 
 test('a killed run resumes: losses equal an uninterrupted run step for step (shuffled data, dropout, cosine lr, eval)', async () => {
