@@ -399,8 +399,9 @@ async function checkLayerNorm(B: Backend, rows: number, cols: number, seed: numb
 
 /**
  * A short GPT-2 training run (tiny config, one fixed batch, AdamW) on backend B against the
- * same run on the js reference; with `resident`, a device reads back nothing but the loss. Tolerance: each loss within 1e-4 relative — float32 kernels
- * that sum in a different order drift by ~1e-6 per step, and 4 steps stay far below that bound.
+ * same run on the js reference; with `resident`, a device reads back nothing but the loss.
+ * Tolerance: each loss within 1e-6 relative, 3× the worst observed (3.4e-7 on webasm, webgpu,
+ * headlessgl and with tensors in parts).
  */
 async function trainingMatchesReference(B: Backend, resident = true, vocab_size = 96): Promise<void> {
   let readbacks = -1; // in the last step
@@ -431,7 +432,7 @@ async function trainingMatchesReference(B: Backend, resident = true, vocab_size 
   };
   const want = await run(ref);
   const got = await run(B);
-  got.forEach((l, i) => assert.ok(Math.abs(l - want[i]) <= 1e-4 * Math.abs(want[i]), `step ${i}: loss ${l} on ${B.name}, ${want[i]} on js`));
+  got.forEach((l, i) => assert.ok(Math.abs(l - want[i]) <= 1e-6 * Math.abs(want[i]), `step ${i}: loss ${l} on ${B.name}, ${want[i]} on js`));
   // on a device, a whole step (forward, backward, AdamW) reads back only the loss
   if (resident) assert.equal(readbacks, B.name === 'webasm' ? 0 : 1, `readbacks in one training step on ${B.name}`);
 }
@@ -465,7 +466,7 @@ for (const mode of ['webasm', 'headlessgl', 'webgpu'] as const) {
       const child = spawnSync('xvfb-run', ['-a', process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', file], {
         env,
         encoding: 'utf8',
-        timeout: 300_000,
+        timeout: 600_000,
       });
       const out = `${child.stdout}${child.stderr}`;
       for (const line of out.split('\n')) if (line.trim()) t.diagnostic(`[xvfb-run] ${line}`);
