@@ -7,17 +7,11 @@ import { test } from 'node:test';
 import '../src/autograd/backend/available.ts';
 import { setBackend } from '../src/autograd/backend/index.ts';
 import { openBackend } from './helpers/backends.ts';
-import { assertParity, PARITY_TOLERANCE, parityErrors } from './helpers/parity.ts';
+import { matchesPyTorch } from './helpers/parity.ts';
 
 for (const name of ['js', 'cpu']) {
   test(`GPT-2 on ${name} matches PyTorch: logits, loss, every gradient, 10 AdamW steps and the parameters after them`, async (t) => {
-    if (!(await openBackend(t, name, () => setBackend(name)))) return;
-    try {
-      const errors = await parityErrors((line) => t.diagnostic(line));
-      t.diagnostic(`worst: ${JSON.stringify(errors)}`);
-      assertParity(errors, PARITY_TOLERANCE[name], name);
-    } finally {
-      await setBackend('js');
-    }
+    const backend = await openBackend(t, name, () => setBackend(name));
+    if (backend) await matchesPyTorch(t, backend);
   });
 }

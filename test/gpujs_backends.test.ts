@@ -44,7 +44,7 @@ import { Rng } from '../src/autograd/random.ts';
 import { BackendUnavailable, setBackend } from '../src/autograd/backend/index.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
 import { absent, openBackend, requiredBackends, startOrSkip } from './helpers/backends.ts';
-import { assertParity, PARITY_TOLERANCE, parityErrors } from './helpers/parity.ts';
+import { matchesPyTorch } from './helpers/parity.ts';
 import { makeConfig } from '../src/gpt2/config.ts';
 import { AdamW } from '../src/nn/optim/adamw.ts';
 import { clipGradNorm } from '../src/nn/optim/clip.ts';
@@ -484,16 +484,7 @@ for (const mode of ['webasm', 'headlessgl', 'webgpu'] as const) {
     if (B) {
       await suite(t, mode, B);
       await t.test('a tiny GPT-2 trains to the same losses as on js', () => trainingMatchesReference(B));
-      await t.test('GPT-2 matches PyTorch: logits, loss, every gradient, 10 AdamW steps and the parameters after them', async (st) => {
-        await setBackend(B);
-        try {
-          const errors = await parityErrors((line) => st.diagnostic(line));
-          st.diagnostic(`worst: ${JSON.stringify(errors)}`);
-          assertParity(errors, PARITY_TOLERANCE[mode], mode);
-        } finally {
-          await setBackend('js');
-        }
-      });
+      await t.test('GPT-2 matches PyTorch: logits, loss, every gradient, 10 AdamW steps and the parameters after them', (st) => matchesPyTorch(st, B));
     }
   });
 }

@@ -1,14 +1,16 @@
-// Parity with PyTorch, like llm.c's test_gpt2, on whichever backend is current: the tiny random
+// Parity with PyTorch, like llm.c's test_gpt2, on one backend at a time: the tiny random
 // GPT-2 saved by test/fixtures/make_reference.py (Hugging Face layout) is loaded through the HF
 // loader and must give torch's logits, loss, the gradient of every parameter (through both loss
 // paths: forward's cross-entropy over the logits, and model.loss, the fused lm head + loss that
 // training runs) and, after 10 AdamW steps on the fixture's batch, torch's losses and every
-// parameter. Callers state the tolerances per backend (test/gpt2_parity.test.ts,
-// test/gpujs_backends.test.ts).
+// parameter; each backend within its own tolerances, stated below beside the errors observed.
+// test/gpt2_parity.test.ts runs it on js and cpu, test/gpujs_backends.test.ts on the gpu.js backends.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../../src/autograd/tensor.ts';
+import { setBackend, type Backend } from '../../src/autograd/backend/index.ts';
 import { AdamW } from '../../src/nn/optim/adamw.ts';
 import { loadModel, readSafetensors } from '../../src/gpt2/checkpoint.node.ts';
 import type { GPT2Model } from '../../src/gpt2/model.ts';
@@ -24,7 +26,7 @@ const tokens = Int32Array.from(ref.tokens);
 const targets = Int32Array.from(ref.targets);
 
 /** The worst error of each compared quantity (each measure is defined where it is computed). */
-export interface ParityErrors {
+interface ParityErrors {
   /** max |Δ logit| / max |logit| */
   logits: number;
   /** |Δ loss| / loss, forward's loss and model.loss */
@@ -102,7 +104,7 @@ function worstMoved(end: Map<string, Float32Array>, start: Map<string, Float32Ar
 }
 
 /** Runs the fixture on the current backend; `log` receives one line per compared tensor. */
-export async function parityErrors(log: (line: string) => void): Promise<ParityErrors> {
+async function parityErrors(log: (line: string) => void): Promise<ParityErrors> {
   const model = loadModel(dir + 'model');
   model.train(); // the fixture has dropout 0: train mode computes the same numbers
   const start = await fileTensors(model);
@@ -152,7 +154,7 @@ export async function parityErrors(log: (line: string) => void): Promise<ParityE
  * between machines. js and cpu compute the loss in float64; the gpu.js kernels form AdamW's
  * 1 − β in float32 (0.999 → relative error 1.3e-5 in 1 − β2), hence their larger stepLosses.
  */
-export const PARITY_TOLERANCE: Record<string, ParityErrors> = {
+const PARITY_TOLERANCE: Record<string, ParityErrors> = {
   // observed: logits 6.8e-7, loss 0, grads 1.03e-6, fusedGrads 9.9e-7, stepLosses 1.4e-7, params 3.2e-5
   js: { logits: 2e-6, loss: 3e-7, grads: 3e-6, fusedGrads: 3e-6, stepLosses: 5e-7, params: 1e-4 },
   // observed: logits 7.0e-7, loss 7.2e-8, grads 1.1e-6, fusedGrads 1.2e-6, stepLosses 1.1e-7, params 4.6e-5
@@ -165,9 +167,21 @@ export const PARITY_TOLERANCE: Record<string, ParityErrors> = {
   headlessgl: { logits: 2.4e-6, loss: 7e-7, grads: 5e-6, fusedGrads: 4e-6, stepLosses: 1.5e-5, params: 6e-5 },
 };
 
-/** Asserts every error within its tolerance, naming the quantity. */
-export function assertParity(got: ParityErrors, tolerance: ParityErrors, backend: string): void {
-  for (const key of Object.keys(tolerance) as (keyof ParityErrors)[]) {
-    assert.ok(got[key] <= tolerance[key], `${backend}: ${key} error ${got[key].toExponential(2)} exceeds its tolerance ${tolerance[key].toExponential(2)}`);
+/**
+ * The whole check on `backend` (made current for it, then 'js' again): each tensor's error as a
+ * diagnostic of `t`, then every worst error against the backend's tolerance, naming the quantity.
+ */
+export async function matchesPyTorch(t: TestContext, backend: Backend): Promise<void> {
+  const tolerance = PARITY_TOLERANCE[backend.name];
+  assert.ok(tolerance !== undefined, `no parity tolerances stated for backend '${backend.name}'`);
+  await setBackend(backend);
+  try {
+    const errors = await parityErrors((line) => t.diagnostic(line));
+    t.diagnostic(`worst: ${JSON.stringify(errors)}`);
+    for (const key of Object.keys(tolerance) as (keyof ParityErrors)[]) {
+      assert.ok(errors[key] <= tolerance[key], `${backend.name}: ${key} error ${errors[key].toExponential(2)} exceeds its tolerance ${tolerance[key].toExponential(2)}`);
+    }
+  } finally {
+    await setBackend('js');
   }
 }
