@@ -46,13 +46,17 @@ let dir: string;
 let hub: FakeHub;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tsgrad-pretok-'));
-  hub = await startFakeHub('roneneldan/TinyStories', {
-    'data/train-00000-of-00002-aaaa.parquet': parquet(stories.slice(0, 4)),
-    'data/train-00001-of-00002-bbbb.parquet': parquet(stories.slice(4)),
-    'data/validation-00000-of-00001-cccc.parquet': parquet(['A validation story.', 'And another.']),
+  hub = await startFakeHub({
+    'datasets/roneneldan/TinyStories': {
+      'data/train-00000-of-00002-aaaa.parquet': parquet(stories.slice(0, 4)),
+      'data/train-00001-of-00002-bbbb.parquet': parquet(stories.slice(4)),
+      'data/validation-00000-of-00001-cccc.parquet': parquet(['A validation story.', 'And another.']),
+    },
   });
   process.env.HF_ENDPOINT = hub.endpoint;
   process.env.TSGRAD_CACHE = join(dir, 'cache');
+  process.env.HF_HOME = join(dir, 'hf-home'); // no hub-library cache or token from this machine
+  delete process.env.HF_TOKEN;
 });
 after(async () => {
   await hub.close();
@@ -144,7 +148,7 @@ test('broken inputs fail with errors that name the file', async () => {
   await writeFile(noText, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'story', data: ['x'], type: 'STRING' }] })));
   await assert.rejects(localSource(noText).then((s) => s.stories().next()), /notext\.parquet: parquet file has no 'text' column \(it has: story\)/);
   await assert.rejects(localSource(join(dir, 'missing.txt')), /source file not found: .*missing\.txt/);
-  await assert.rejects(hubSource('train', { repo: 'nobody/Nothing' }), /cannot list nobody\/Nothing files: HTTP 404/);
+  await assert.rejects(hubSource('train', { repo: 'nobody/Nothing' }), /cannot list nobody\/Nothing files at http:\/\/127\.0\.0\.1:\d+\/api\/datasets\/nobody\/Nothing\/tree\/main\/data: HTTP 404/);
 });
 
 const run = promisify(execFile);

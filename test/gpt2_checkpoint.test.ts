@@ -1,19 +1,18 @@
 // Checkpoints in the Hugging Face layout: save → load round trips bit-exactly, the loader's
 // leniencies (transformer. prefix, mask buffers, a tied lm_head.weight, F16/BF16/F64) and
 // its refusals (truncated files, bad headers, overlaps, dtypes, shapes), atomic writes, and
-// fromPretrained against a local HTTP server standing in for the hub.
+// fromPretrained against the local fake hub (test/data_fake_hub.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { makeConfig } from '../src/gpt2/config.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
 import { fromPretrained, loadModel, readSafetensors, saveModel, SafetensorsFile, writeSafetensors } from '../src/gpt2/checkpoint.node.ts';
 import { loadTensors, saveTensors } from '../src/gpt2/hf.ts';
 import { parseHeaderFromBytes, readTensor, serialize } from '../src/gpt2/safetensors.ts';
+import { startFakeHub } from './data_fake_hub.ts';
 
 const cfg = makeConfig({ n_layers: 2, d_model: 16, n_heads: 2, vocab_size: 30, n_ctx: 8, dropout: 0 });
 const tmp = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-ckpt-'));
@@ -254,30 +253,27 @@ test('fromPretrained downloads config.json and model.safetensors from $HF_ENDPOI
   const model = new GPT2Model(cfg, { seed: 19 });
   const served = freshDir();
   await saveModel(model, served);
-  const requests: string[] = [];
-  const server = createServer((req, res) => {
-    requests.push(req.url!);
-    const m = req.url!.match(/^\/openai-community\/gpt2\/resolve\/main\/(config\.json|model\.safetensors)$/);
-    if (!m) return void res.writeHead(404).end();
-    const body = readFileSync(join(served, m[1]));
-    res.writeHead(200, { 'content-length': body.length }).end(body);
+  const hub = await startFakeHub({
+    'openai-community/gpt2': { 'config.json': readFileSync(join(served, 'config.json')), 'model.safetensors': readFileSync(join(served, 'model.safetensors')) },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const saved = { endpoint: process.env.HF_ENDPOINT, cache: process.env.TSGRAD_CACHE };
-  process.env.HF_ENDPOINT = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const saved = { HF_ENDPOINT: process.env.HF_ENDPOINT, TSGRAD_CACHE: process.env.TSGRAD_CACHE, HF_HOME: process.env.HF_HOME, HF_TOKEN: process.env.HF_TOKEN };
+  process.env.HF_ENDPOINT = hub.endpoint;
   process.env.TSGRAD_CACHE = join(tmp, 'cache');
+  process.env.HF_HOME = join(tmp, 'hf-home'); // no hub-library cache or token from this machine
+  delete process.env.HF_TOKEN;
   try {
     const progress: string[] = [];
     const loaded = await fromPretrained('gpt2', { onProgress: (file, p) => p.received === p.total && progress.push(file) });
     assertSameWeights(loaded, model);
     assert.deepEqual(progress, ['config.json', 'model.safetensors']);
-    assert.deepEqual(requests, ['/openai-community/gpt2/resolve/main/config.json', '/openai-community/gpt2/resolve/main/model.safetensors']);
+    const urls = hub.requests.map((r) => r.url);
+    assert.deepEqual(urls, ['/api/models/openai-community/gpt2/tree/main', '/openai-community/gpt2/resolve/main/config.json', '/openai-community/gpt2/resolve/main/model.safetensors']);
     assert.deepEqual(readdirSync(join(tmp, 'cache', 'models--openai-community--gpt2', 'main')).sort(), ['config.json', 'model.safetensors']);
     await fromPretrained('gpt2', { onProgress: () => {} }); // cached: no new requests
-    assert.equal(requests.length, 2);
+    assert.equal(hub.requests.length, 3);
   } finally {
-    server.close();
-    for (const [key, value] of [['HF_ENDPOINT', saved.endpoint], ['TSGRAD_CACHE', saved.cache]] as const) {
+    await hub.close();
+    for (const [key, value] of Object.entries(saved)) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }

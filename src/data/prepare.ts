@@ -14,6 +14,8 @@ export interface PrepareOptions {
   /** Output directory; the file is train.bin or val.bin inside it. */
   out: string;
   maxExamples?: number;
+  /** Refuse stories longer than this many characters (default MAX_STORY_CHARS). */
+  maxStoryChars?: number;
   /** Where the summary line goes. */
   log?: (line: string) => void;
 }
@@ -24,12 +26,13 @@ export async function pretokenizeSplit(opts: PrepareOptions): Promise<Pretokeniz
     opts.source === 'hub'
       ? await hubSource(opts.split, {
           maxExamples: opts.maxExamples,
+          maxStoryChars: opts.maxStoryChars,
           onDownload: (file, size) => {
             const bar = startProgress(`download ${file}`, size, 'B');
             return { onProgress: ({ received }) => bar.update(received), done: () => bar.stop() };
           },
         })
-      : await localSource(opts.source);
+      : await localSource(opts.source, { maxStoryChars: opts.maxStoryChars });
   const outPath = join(opts.out, opts.split === 'train' ? 'train.bin' : 'val.bin');
 
   const total = Math.min(opts.maxExamples ?? Infinity, source.count ?? Infinity);

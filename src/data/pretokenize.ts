@@ -1,7 +1,8 @@
 // Turns a stream of stories into a `.bin` of GPT-2 token ids (little-endian uint16), each story
 // followed by <|endoftext|>, the format TokenDataset reads. Port of the seed's pretokenize_and_save.
-// Promise: the .bin appears only when complete (temp file, fsync, rename), with a `.bin.json`
-// sidecar; a re-run with the same source and max-examples reuses it instead of redoing the work.
+// Promise: the .bin appears only when complete (temp file, fsync, rename) and not empty, with a
+// `.bin.json` sidecar; a re-run with the same source and max-examples reuses it instead of
+// redoing the work.
 
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -88,6 +89,7 @@ export async function pretokenizeAndSave(source: StorySource, outPath: string, o
       if (stories % 256 === 0) options.onProgress?.(stories, written + inChunk);
       if (stories === maxExamples) break; // before reading one more story (maybe a whole row group)
     }
+    if (stories === 0) throw new Error(`${source.name}: no stories in it (0 tokens); nothing was written to ${outPath}`);
     // The seed's first version wrote `np.array(chunk)` here instead of the leftover batch_tokens:
     // the previous chunk a second time, or a NameError when no chunk had been written yet.
     await flush();

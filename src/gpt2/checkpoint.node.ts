@@ -1,13 +1,15 @@
 // GPT-2 checkpoints on disk (Node): safetensors files read tensor by tensor through a file
 // handle, atomic writes, model directories in the Hugging Face layout (config.json +
 // model.safetensors), and fromPretrained, which fetches OpenAI's weights from the hub.
-// Promise: a reader never holds more than one tensor beyond the model; a failed or
-// interrupted save leaves the previous files intact.
+// Promise: a reader never holds more than one tensor beyond the model, and builds the model
+// only after the config matched the file's header; a failed or interrupted save leaves the
+// previous files intact.
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { downloadFile, hfCachePath, hfResolveUrl, type DownloadProgress } from '../data/download.ts';
+import type { DownloadProgress } from '../data/download.ts';
+import { cachedHubFile, hfEndpoint, hubFile, hubListing } from '../data/hub.ts';
 import { startProgress, type Progress } from '../data/progress.ts';
-import { fromHfConfig, loadTensors, saveTensors, toHfConfig } from './hf.ts';
+import { checkCheckpoint, fromHfConfig, loadTensors, saveTensors, toHfConfig } from './hf.ts';
 import { GPT2Model, type GPT2ModelOptions } from './model.ts';
 import { encodeHeader, parseHeader, readHeaderLength, toFloat32, type SafetensorsHeader } from './safetensors.ts';
 
@@ -133,20 +135,31 @@ export function loadModel(dir: string, opts: GPT2ModelOptions = {}): GPT2Model {
   const configPath = join(dir, 'config.json');
   const weightsPath = join(dir, 'model.safetensors');
   for (const p of [configPath, weightsPath]) if (!existsSync(p)) throw new Error(`model directory '${dir}' has no ${basename(p)}`);
+  return loadModelFiles(configPath, weightsPath, opts);
+}
+
+/**
+ * A model from its config.json and model.safetensors. The config is checked against the
+ * weights file's header (names, shapes, dtypes) before the model is built, so a config that
+ * claims a bigger model than the file holds fails at once, allocating nothing.
+ */
+function loadModelFiles(configPath: string, weightsPath: string, opts: GPT2ModelOptions): GPT2Model {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(configPath, 'utf8'));
   } catch (err) {
     throw new Error(`${configPath}: not valid JSON (${(err as Error).message})`);
   }
-  const model = new GPT2Model(fromHfConfig(json, configPath), { ...opts, init: false }); // no draws: the file has every weight
+  const cfg = fromHfConfig(json, configPath);
   const file = SafetensorsFile.open(weightsPath);
   try {
+    checkCheckpoint(cfg, file.header.tensors, `${weightsPath} (with ${configPath})`);
+    const model = new GPT2Model(cfg, { ...opts, init: false }); // no draws: the file has every weight
     loadTensors(model, { tensors: file.header.tensors, read: (key) => file.read(key) }, weightsPath);
+    return model;
   } finally {
     file.close();
   }
-  return model;
 }
 
 /** OpenAI's GPT-2 checkpoints, at `openai-community/<name>` on the Hugging Face hub. */
@@ -158,21 +171,31 @@ export interface PretrainedOptions extends GPT2ModelOptions {
 }
 
 /**
- * A model from a directory, or one of HF_MODELS by name: config.json and model.safetensors
- * are downloaded from `$HF_ENDPOINT/openai-community/<name>/resolve/main/` into the cache
- * (`$TSGRAD_CACHE`, else the Hugging Face cache); an interrupted download resumes.
+ * A model from a directory, or one of HF_MODELS by name: config.json and model.safetensors of
+ * `openai-community/<name>`, taken from tsgrad's cache or the hub library's cache
+ * (`$HF_HOME/hub`) without a network request, else downloaded from `$HF_ENDPOINT` (see
+ * src/data/hub.ts: checked against the hub's listing, resumed if interrupted).
  */
 export async function fromPretrained(nameOrDir: string, opts: PretrainedOptions = {}): Promise<GPT2Model> {
   if (!(HF_MODELS as readonly string[]).includes(nameOrDir)) return loadModel(nameOrDir, opts);
   const repo = `openai-community/${nameOrDir}`;
-  for (const file of ['config.json', 'model.safetensors']) {
-    const shown: { bar?: Progress } = {}; // the default progress line, made once the size is known
-    const onProgress = (p: DownloadProgress) => (opts.onProgress ? opts.onProgress(file, p) : (shown.bar ??= startProgress(`${repo}/${file}`, p.total, 'B')).update(p.received));
-    try {
-      await downloadFile(hfResolveUrl(repo, file, 'model'), hfCachePath(repo, file, 'model'), { onProgress });
-    } finally {
-      shown.bar?.stop();
+  const names = ['config.json', 'model.safetensors'];
+  let paths = names.map((name) => cachedHubFile(repo, 'model', name));
+  if (paths.includes(undefined)) {
+    const listing = await hubListing(repo, 'model', '');
+    paths = [];
+    for (const name of names) {
+      const file = listing.find((f) => f.path === name);
+      if (file === undefined) throw new Error(`${repo} on ${hfEndpoint()} has no ${name}`);
+      const onDownload = () => {
+        let bar: Progress | undefined; // the default progress line, made once the size is known
+        return {
+          onProgress: (p: DownloadProgress) => (opts.onProgress ? opts.onProgress(name, p) : (bar ??= startProgress(`${repo}/${name}`, p.total, 'B')).update(p.received)),
+          done: () => bar?.stop(),
+        };
+      };
+      paths.push(await hubFile(repo, 'model', file, { onDownload }));
     }
   }
-  return loadModel(dirname(hfCachePath(repo, 'config.json', 'model')), opts);
+  return loadModelFiles(paths[0]!, paths[1]!, opts);
 }

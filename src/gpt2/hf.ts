@@ -109,48 +109,95 @@ export interface TensorSource {
 }
 
 /**
- * Copies a checkpoint into model's parameters (their identity is kept). Keys may carry a
- * `transformer.` prefix; attention-mask buffers (`attn.bias`, `attn.masked_bias`) are
- * skipped; a tied model accepts an `lm_head.weight` equal to wte.weight. Every name, shape,
- * dtype and the tie are checked before the first parameter changes, so a bad file leaves the
- * model as it was.
+ * Every parameter of a GPT-2 of this config as a checkpoint holds it: name (without
+ * `transformer.`) → shape, Conv1D weights [in, out], in Hugging Face order. Made from the config
+ * alone, so a checkpoint can be checked before any model is built.
  */
-export function loadTensors(model: GPT2Model, src: TensorSource, where: string): void {
-  const own = new Map(model.namedParameters());
-  const plan = new Map<string, string>(); // parameter name → file key
+export function checkpointShapes(cfg: GPT2Config): Map<string, number[]> {
+  const C = cfg.d_model;
+  const shapes = new Map<string, number[]>([
+    ['wte.weight', [cfg.vocab_size, C]],
+    ['wpe.weight', [cfg.n_ctx, C]],
+  ]);
+  for (let i = 0; i < cfg.n_layers; i++) {
+    const block: [string, number[]][] = [
+      ['ln_1.weight', [C]], ['ln_1.bias', [C]],
+      ['attn.c_attn.weight', [C, 3 * C]], ['attn.c_attn.bias', [3 * C]],
+      ['attn.c_proj.weight', [C, C]], ['attn.c_proj.bias', [C]],
+      ['ln_2.weight', [C]], ['ln_2.bias', [C]],
+      ['mlp.c_fc.weight', [C, cfg.d_mlp]], ['mlp.c_fc.bias', [cfg.d_mlp]],
+      ['mlp.c_proj.weight', [cfg.d_mlp, C]], ['mlp.c_proj.bias', [C]],
+    ]; // prettier-ignore
+    for (const [name, shape] of block) shapes.set(`h.${i}.${name}`, shape);
+  }
+  shapes.set('ln_f.weight', [C]);
+  shapes.set('ln_f.bias', [C]);
+  if (!cfg.weight_tying) shapes.set('lm_head.weight', [cfg.vocab_size, C]);
+  return shapes;
+}
+
+/** Which file key fills each parameter, and the file's own lm head when the config ties it to wte. */
+interface LoadPlan {
+  keys: Map<string, string>;
+  tiedHead: string | null;
+}
+
+/**
+ * Checks a checkpoint's tensor list against a config, before any model is built: every
+ * parameter present once with its shape and a float dtype, nothing else but attention-mask
+ * buffers (`attn.bias`, `attn.masked_bias`) and, for a tied config, an `lm_head.weight` shaped
+ * like wte. Keys may carry a `transformer.` prefix. So a model built from a config that passed
+ * holds no more numbers than the file.
+ */
+export function checkCheckpoint(cfg: GPT2Config, tensors: TensorSource['tensors'], where: string): LoadPlan {
+  const expected = checkpointShapes(cfg);
+  const keys = new Map<string, string>(); // parameter name → file key
   const unexpected: string[] = [];
   let tiedHead: string | null = null;
-  for (const key of src.tensors.keys()) {
+  for (const key of tensors.keys()) {
     const name = key.startsWith('transformer.') ? key.slice('transformer.'.length) : key;
     if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) continue; // causal-mask buffers, not weights
-    if (name === 'lm_head.weight' && model.lm_head === null) tiedHead = key;
-    else if (!own.has(name)) unexpected.push(key);
-    else if (plan.has(name)) throw new Error(`${where}: '${plan.get(name)}' and '${key}' are the same parameter`);
-    else plan.set(name, key);
+    if (name === 'lm_head.weight' && cfg.weight_tying) tiedHead = key;
+    else if (!expected.has(name)) unexpected.push(key);
+    else if (keys.has(name)) throw new Error(`${where}: '${keys.get(name)}' and '${key}' are the same parameter`);
+    else keys.set(name, key);
   }
-  const missing = [...own.keys()].filter((name) => !plan.has(name));
+  const missing = [...expected.keys()].filter((name) => !keys.has(name));
   if (missing.length > 0 || unexpected.length > 0) {
     const list = (what: string, xs: string[]) => (xs.length > 0 ? ` ${what} ${xs.slice(0, 5).join(', ')}${xs.length > 5 ? ` (+${xs.length - 5} more)` : ''};` : '');
     throw new Error(`${where}: does not match the config:${list('missing', missing)}${list('unexpected', unexpected)}`.replace(/;$/, ''));
   }
-  for (const [name, key] of plan) {
-    const expected = isConv1D(name) ? [...own.get(name)!.shape].reverse() : own.get(name)!.shape;
-    const { shape, dtype } = src.tensors.get(key)!;
-    if (!sameShape(shape, expected)) throw new Error(`${where}: '${key}' has shape ${fmt(shape)} but the config needs ${fmt(expected)}`);
+  for (const [name, key] of keys) {
+    const { shape, dtype } = tensors.get(key)!;
+    if (!sameShape(shape, expected.get(name)!)) throw new Error(`${where}: '${key}' has shape ${fmt(shape)} but the config needs ${fmt(expected.get(name)!)}`);
     if (!isFloatDtype(dtype)) throw new Error(`${where}: '${key}' has dtype ${dtype}, not a float type`);
   }
   if (tiedHead !== null) {
-    const wteKey = plan.get('wte.weight')!;
-    const headInfo = src.tensors.get(tiedHead)!;
-    if (!sameShape(headInfo.shape, src.tensors.get(wteKey)!.shape) || !isFloatDtype(headInfo.dtype)) {
+    const wteKey = keys.get('wte.weight')!;
+    const headInfo = tensors.get(tiedHead)!;
+    if (!sameShape(headInfo.shape, tensors.get(wteKey)!.shape) || !isFloatDtype(headInfo.dtype)) {
       throw new Error(`${where}: '${tiedHead}' (${headInfo.dtype} ${fmt(headInfo.shape)}) cannot be the tied '${wteKey}'`);
     }
+  }
+  return { keys, tiedHead };
+}
+
+/**
+ * Copies a checkpoint into model's parameters (their identity is kept), after
+ * checkCheckpoint and, for a tied model with an `lm_head.weight`, a check that it equals
+ * wte.weight: a bad file leaves the model as it was.
+ */
+export function loadTensors(model: GPT2Model, src: TensorSource, where: string): void {
+  const { keys, tiedHead } = checkCheckpoint(model.cfg, src.tensors, where);
+  if (tiedHead !== null) {
+    const wteKey = keys.get('wte.weight')!;
     const head = src.read(tiedHead);
     const wte = src.read(wteKey);
     const i = head.findIndex((v, j) => !Object.is(v, wte[j]));
     if (i >= 0) throw new Error(`${where}: '${tiedHead}' differs from '${wteKey}' (element ${i}: ${head[i]} vs ${wte[i]}) but the config ties them`);
   }
-  for (const [name, key] of plan) {
+  const own = new Map(model.namedParameters());
+  for (const [name, key] of keys) {
     const p = own.get(name)!;
     const data = src.read(key);
     p.storage = p.backend.fromHost(isConv1D(name) ? transpose2d(data, p.shape[1], p.shape[0]) : data);
