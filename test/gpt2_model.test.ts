@@ -80,9 +80,31 @@ test('forward: [B,T,V] logits and a loss with targets; the last position only wi
   for (let b = 0; b < 2; b++) {
     for (let v = 0; v < 40; v++) assert.ok(Math.abs(lastData[b * 40 + v] - fullData[(b * 5 + 4) * 40 + v]) < 1e-6);
   }
-  // ignored targets (−1) do not count
-  const ignored = Int32Array.from(targets, (t, i) => (i % 5 === 0 ? -1 : t));
-  assert.ok(Number.isFinite(noGrad(() => model.forward(tokens, [2, 5], ignored)).loss!.item()));
+});
+
+test('ignored targets (−1): the loss is the mean cross-entropy over the kept positions of the full logits', () => {
+  const model = new GPT2Model(tiny, { seed: 1 });
+  const tokens = Int32Array.from({ length: 2 * 5 }, (_, i) => (i * 7) % 40);
+  const targets = Int32Array.from({ length: 2 * 5 }, (_, i) => (i % 5 === 0 || i === 7 ? -1 : (i * 3) % 40)); // 3 of 10 ignored
+  const full = noGrad(() => model.forward(tokens, [2, 5], targets));
+  // by hand, in float64: −log softmax(logits_r)[target_r], averaged over the 7 kept rows
+  const x = full.logits.data;
+  let sum = 0;
+  let kept = 0;
+  for (let r = 0; r < 10; r++) {
+    if (targets[r] === -1) continue;
+    const row = Array.from(x.subarray(r * 40, (r + 1) * 40));
+    const max = Math.max(...row);
+    const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
+    sum += lse - row[targets[r]];
+    kept++;
+  }
+  assert.equal(kept, 7);
+  const want = sum / kept;
+  // observed 3.5e-9 relative on both paths; the loss is a float32 (one ulp: 1.2e-7 relative), so the bound is 2 ulps
+  for (const [what, got] of [['forward', full.loss!.item()], ['loss', noGrad(() => model.loss(tokens, [2, 5], targets)).item()]] as const) {
+    assert.ok(Math.abs(got - want) <= 2.4e-7 * want, `${what}: ${got}, want ${want} (mean over the kept positions)`);
+  }
 });
 
 test('loss (the fused lm head + cross-entropy) equals forward(...).loss, and so do the gradients', () => {

@@ -1,11 +1,12 @@
 // nn layers and Module plumbing: dotted parameter names with tied-weight dedup, state dicts
 // (shape checks, strict missing/unexpected errors, identity kept), train/eval toggling
 // Dropout (statistics and reproducibility), layer shapes, and CausalSelfAttention's fused,
-// composed and KV-cache paths agreeing (float64: |Δ| ≤ 1e-10 + 1e-8·|x|).
+// composed and KV-cache paths agreeing (float64: |Δ| ≤ 1e-10 + 1e-8·|x|); in train mode its
+// attention dropout acts on the masked softmax weights, by the formula, and stays causal.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { layerNorm, linear, Rng, tensor, type Tensor } from '../src/autograd/index.ts';
+import { dropout, layerNorm, linear, Rng, tensor, type Tensor } from '../src/autograd/index.ts';
 import { CausalSelfAttention, Dropout, Embedding, GELU, LayerNorm, Linear, Module, attentionComposed, type KVCache } from '../src/nn/index.ts';
 import { assertClose } from './helpers/gradcheck.ts';
 import { property, seedArb, shapeArb, t64 } from './helpers/arbitraries.ts';
@@ -261,5 +262,60 @@ describe('CausalSelfAttention', () => {
     assert.deepEqual(Array.from(a), Array.from(b));
     const ev = make().eval().forward(x).data;
     assert.notDeepEqual(Array.from(a), Array.from(ev));
+  });
+
+  test('attention dropout drops softmax weights, after the causal mask: y = (softmax(masked q·kᵀ/√D) ⊙ keep/(1−p))·v', () => {
+    const [B, T, H, D, p] = [2, 5, 2, 3, 0.4];
+    const C = H * D;
+    const m = toFloat64(new CausalSelfAttention(C, H, { rng: new Rng(11), dropout: p }));
+    m.attn_dropout = new Dropout(p, new Rng(21));
+    m.resid_dropout.eval(); // only the attention weights are dropped here
+    const x = t64([B, T, C], 3);
+    const got = m.forward(x);
+    // the mask attn_dropout drew: the same Rng stream over a [B, H, T, T] tensor of ones (0 or 1/(1−p))
+    const keep = dropout(tensor(new Float64Array(B * H * T * T).fill(1), { shape: [B, H, T, T], dtype: 'float64' }), p, new Rng(21)).data;
+    // the formula, by hand in float64, from the module's own q, k, v
+    const qkv = m.c_attn.forward(x).data; // [B, T, 3C]: q | k | v, head h at columns h·D … h·D + D − 1
+    const at = (b: number, t: number, part: number, h: number, d: number) => qkv[(b * T + t) * 3 * C + part * C + h * D + d];
+    const y = new Float64Array(B * T * C);
+    let dropped = 0;
+    let kept = 0;
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < T; i++) {
+          const s = Array.from({ length: i + 1 }, (_, j) => Array.from({ length: D }, (_, d) => at(b, i, 0, h, d) * at(b, j, 1, h, d)).reduce((u, w) => u + w, 0) / Math.sqrt(D));
+          const max = Math.max(...s);
+          const e = s.map((v) => Math.exp(v - max));
+          const z = e.reduce((u, w) => u + w, 0);
+          for (let j = 0; j <= i; j++) {
+            const k = keep[((b * H + h) * T + i) * T + j];
+            if (k === 0) dropped++;
+            else kept++;
+            for (let d = 0; d < D; d++) y[(b * T + i) * C + h * D + d] += (e[j] / z) * k * at(b, j, 2, h, d);
+          }
+        }
+      }
+    }
+    assert.ok(dropped > 0 && kept > 0, `the mask drops ${dropped} and keeps ${kept} of the allowed weights`);
+    assertClose(got, m.c_proj.forward(tensor(y, { shape: [B, T, C], dtype: 'float64' })), { atol: 1e-12, rtol: 1e-10, what: 'attention with dropout' });
+  });
+
+  test('train mode with dropout: the output at position t does not depend on the inputs after t', () => {
+    const [B, T, H, D] = [2, 6, 2, 2];
+    const C = H * D;
+    const make = () => toFloat64(new CausalSelfAttention(C, H, { rng: new Rng(5), dropout: 0.5 })); // same weights, same masks
+    const x = t64([B, T, C], 1);
+    const other = t64([B, T, C], 2).data;
+    const y = make().forward(x).data;
+    for (let t = 0; t < T - 1; t++) {
+      // every input after position t replaced
+      const changed = Float64Array.from(x.data, (v, i) => (Math.floor(i / C) % T > t ? other[i] : v));
+      const y2 = make().forward(tensor(changed, { shape: [B, T, C], dtype: 'float64' })).data;
+      for (let i = 0; i < y.length; i++) {
+        const pos = Math.floor(i / C) % T;
+        if (pos <= t) assert.equal(y2[i], y[i], `position ${pos} changed when inputs after ${t} did`);
+      }
+      assert.notDeepEqual(Array.from(y2), Array.from(y), 'the later positions do change');
+    }
   });
 });

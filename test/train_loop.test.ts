@@ -8,9 +8,17 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync, statSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseTrainArgs } from '../src/train/config.ts';
-import { train } from '../src/train/loop.ts';
+import { evaluate, train } from '../src/train/loop.ts';
 import { useBackend } from '../src/train/backend_flag.ts';
 import { tokenDir } from './helpers/token_dir.ts';
+import { Rng } from '../src/autograd/random.ts';
+import { loadModel } from '../src/gpt2/checkpoint.node.ts';
+import { buildModel } from '../src/train/model_init.ts';
+import { meanLoss } from '../src/train/evaluate.ts';
+import { openBatches } from '../src/train/batches.ts';
+import { noGrad } from '../src/autograd/tensor.ts';
+import { GPT2Model } from '../src/gpt2/model.ts';
+import { makeConfig } from '../src/gpt2/config.ts';
 
 const quiet = { log: () => {} };
 const tmp = () => mkdtempSync(join(tmpdir(), 'tsgrad-train-'));
@@ -44,6 +52,60 @@ test('overfit: the seed\'s repeated sentence is memorised (loss < 0.1)', async (
   assert.deepEqual(Object.keys(first).sort(), ['elapsed_s', 'grad_norm', 'loss', 'lr', 'step', 'tokens_per_s']);
   assert.match(readFileSync(join(out, 'loss.svg'), 'utf8'), /^<svg/);
   for (const f of ['final/config.json', 'final/model.safetensors', 'checkpoint/state.json', 'checkpoint/optimizer.safetensors']) assert.ok(existsSync(join(out, f)), f);
+});
+
+test('--grad-accum 2 at batch B takes the step of batch 2B on the same windows: same loss, gradient norm and weights', async () => {
+  // SGD at lr 1 without momentum, decay or clipping: the step is w − g, so the weights after one
+  // step show the gradient itself (an Adam step would hide a wrong scale: it divides it out)
+  const run = async (batch: string, accum: string) => {
+    const out = tmp();
+    const cfg = parseTrainArgs(['--preset', 'overfit', '--out', out, '--steps', '1', '--ctx', '8', '--batch-size', batch, '--grad-accum', accum, '--optimizer', 'sgd', '--lr', '1', '--momentum', '0', '--weight-decay', '0', '--grad-clip', '0', '--dropout', '0', '--no-progress', '--backend', 'cpu']);
+    await useBackend(cfg.backend);
+    await train(cfg, quiet);
+    const [metrics] = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    return { cfg, metrics, weights: new Map(loadModel(join(out, 'final')).namedParameters().map(([n, p]) => [n, p.data])) };
+  };
+  const accumulated = await run('2', '2'); // two micro-batches of 2 windows: the rng draws windows 1-2, then 3-4
+  const whole = await run('4', '1'); // one batch of the same 4 windows
+  assert.ok(Math.abs(accumulated.metrics.loss - whole.metrics.loss) <= 1e-6 * whole.metrics.loss, `loss ${accumulated.metrics.loss} vs ${whole.metrics.loss}`);
+  assert.ok(Math.abs(accumulated.metrics.grad_norm - whole.metrics.grad_norm) <= 1e-6 * whole.metrics.grad_norm, `grad norm ${accumulated.metrics.grad_norm} vs ${whole.metrics.grad_norm}`);
+  const init = new Map((await buildModel(whole.cfg)).namedParameters().map(([n, p]) => [n, p.data]));
+  let moved = 0;
+  for (const [name, w] of whole.weights) {
+    const a = accumulated.weights.get(name)!;
+    const w0 = init.get(name)!;
+    for (let i = 0; i < w.length; i++) {
+      // |w| ≤ ~1, float32: a few ulps of rounding between summing 2 + 2 windows and 4
+      assert.ok(Math.abs(a[i] - w[i]) <= 1e-6, `${name}[${i}]: ${a[i]} with --grad-accum 2, ${w[i]} with the whole batch`);
+      moved = Math.max(moved, Math.abs(w[i] - w0[i]));
+    }
+  }
+  assert.ok(moved > 1e-2, `the step moved the weights by at most ${moved}`);
+});
+
+test('evaluation of a model with dropout: the eval-mode loss, and the training mode restored after', async () => {
+  const T = 8;
+  const model = new GPT2Model(makeConfig({ n_layers: 2, d_model: 16, n_heads: 2, vocab_size: 50257, n_ctx: T, dropout: 0.3 }), { seed: 4 });
+  const data = tokenDir(200, 5 * (T + 1)); // val.bin: 5 windows → batches of 2, 2 and 1
+  const cfg = parseTrainArgs(['--preset', 'tinystories', '--data', data, '--ctx', String(T), '--batch-size', '2', '--eval-batches', '10', '--backend', 'js']);
+  const source = openBatches(cfg);
+  const batches = [...source.evalBatches(cfg.batchSize, cfg.evalBatches)!];
+  assert.deepEqual(batches.map((b) => b.x.length / T), [2, 2, 1]);
+  // the mean over windows with dropout off, by hand
+  model.eval();
+  const want = batches.reduce((s, b) => s + noGrad(() => model.loss(b.x, [b.x.length / T, T], b.y)).item() * (b.x.length / T), 0) / 5;
+  model.train();
+  const withDropout = noGrad(() => model.loss(batches[0].x, [2, T], batches[0].y)).item();
+  assert.notEqual(withDropout, noGrad(() => model.eval().loss(batches[0].x, [2, T], batches[0].y)).item(), 'dropout changes the training-mode loss');
+  model.train();
+
+  assert.deepEqual(await meanLoss(model, batches, T), { loss: want, windows: 5 });
+  assert.equal(await evaluate(model, source, cfg), want); // the loop's validation loss
+  assert.ok(model.modules().every((m) => m.training), 'every module is back in training mode');
+  model.eval();
+  assert.equal((await meanLoss(model, batches, T)).loss, want);
+  assert.ok(model.modules().every((m) => !m.training), 'a model in eval mode stays there');
+  source.close();
 });
 
 test('a killed run resumes: losses equal an uninterrupted run step for step (shuffled data, dropout, cosine lr, eval)', async () => {

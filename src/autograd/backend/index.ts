@@ -2,7 +2,9 @@
 // backend that holds their numbers, and float64 tensors always live on the reference.
 // Promise: `setBackend(name)` loads a backend by name (they register themselves through
 // ./available.ts); `withFallback` fills the kernels a fast backend leaves out with the
-// reference ones, so a backend can implement only its hot ops.
+// reference ones, so a backend can implement only its hot ops. A factory that cannot start
+// because something it needs is absent here (no adapter, a native module not built, no
+// display) rejects with BackendUnavailable; any other rejection means the backend is broken.
 import type { Backend } from './backend.ts';
 import { referenceBackend } from './reference/index.ts';
 import { composedLinearCrossEntropy } from './linear_cross_entropy.ts';
@@ -12,6 +14,15 @@ export { referenceBackend };
 
 let current: Backend = referenceBackend;
 const factories = new Map<string, () => Promise<Backend>>();
+
+/**
+ * A backend cannot start because this machine lacks something it needs, not because it is
+ * broken. The message says what is missing and how to get it. The tests skip such a backend
+ * and fail on any other start-up error.
+ */
+export class BackendUnavailable extends Error {
+  override name = 'BackendUnavailable';
+}
 
 /** Makes a backend loadable by name with setBackend. */
 export function registerBackend(name: string, factory: () => Promise<Backend>): void {

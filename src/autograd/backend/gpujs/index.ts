@@ -1,9 +1,12 @@
 // The gpu.js backends: 'webgpu' (Dawn over Vulkan), 'headlessgl' (WebGL 1 in Node, under a
 // display) and 'webasm' (WebAssembly + SIMD on the CPU), all running the kernels of
 // ./kernels.ts. Promise: each factory resolves to a working Backend whose kernels really ran
-// on the requested gpu.js mode, or rejects saying what is missing and how to get it.
+// on the requested gpu.js mode; or rejects with BackendUnavailable saying what is missing here
+// and how to get it (no WebGPU adapter, `gl` not built, no GL context, no WebAssembly); or
+// rejects with a plain Error when the backend is there but broken (a probe kernel that ran on
+// the wrong mode or computed the wrong numbers, a module that fails to load).
 import { createRequire } from 'node:module';
-import { registeredBackends, setBackend, withFallback } from '../index.ts';
+import { BackendUnavailable, registeredBackends, setBackend, withFallback } from '../index.ts';
 import { referenceBackend } from '../reference/index.ts';
 import type { Backend } from '../backend.ts';
 import { createDeviceBackend } from './device.ts';
@@ -49,7 +52,7 @@ export async function createWebGPUBackend(): Promise<Backend> {
   await installNodeWebGPU();
   const gpu = (globalThis as unknown as { navigator: { gpu: GPU } }).navigator.gpu;
   const adapter = await gpu.requestAdapter();
-  if (!adapter) throw new Error('webgpu: no adapter (install Mesa ≥ 25 lavapipe: mesa-vulkan-drivers libvulkan1 from bookworm-backports, see .ci/install-gpu-deps.sh)');
+  if (!adapter) throw new BackendUnavailable('webgpu: no adapter (install Mesa ≥ 25 lavapipe: mesa-vulkan-drivers libvulkan1 from bookworm-backports, see .ci/install-gpu-deps.sh)');
   // gpu.js asks for the adapter's own buffer limits; lavapipe's is 128 MiB per storage buffer
   const maxElements = Math.floor(Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize) / 4);
   const launcher = await checkedLauncher('webgpu');
@@ -62,10 +65,11 @@ export async function createHeadlessGLBackend(): Promise<Backend> {
   try {
     createContext = createRequire(import.meta.url)('gl');
   } catch (e) {
-    throw new Error(`headlessgl: the 'gl' package is not built (npm install-scripts approve gl && npm rebuild gl): ${(e as Error).message}`);
+    if (!isNotBuilt(e)) throw e;
+    throw new BackendUnavailable(`headlessgl: the 'gl' package is not built (npm install-scripts approve gl && npm rebuild gl): ${(e as Error).message}`);
   }
   const ctx = createContext(1, 1);
-  if (!ctx) throw new Error(`headlessgl: no GL context opens${process.env.DISPLAY ? '' : ' (DISPLAY is unset: run under xvfb-run -a)'}`);
+  if (!ctx) throw new BackendUnavailable(`headlessgl: no GL context opens${process.env.DISPLAY ? '' : ' (DISPLAY is unset: run under xvfb-run -a)'}`);
   const maxTex: number = ctx.getParameter(ctx.MAX_TEXTURE_SIZE);
   ctx.getExtension('STACKGL_destroy_context')?.destroy();
   if (!loadGpuJs().GPU.isHeadlessGLSupported) throw new Error('headlessgl: gpu.js cannot open a headless-gl context');
@@ -78,6 +82,12 @@ export async function createHeadlessGLBackend(): Promise<Backend> {
     maxElements: maxTex * maxTex,
     rowSplit: (rows, cols) => glRowSplit(rows, cols, maxTex),
   }), launcher);
+}
+
+/** `gl` is absent (not installed) or its native part was never compiled: not a broken backend. */
+function isNotBuilt(e: unknown): boolean {
+  const { code, message } = e as { code?: string; message?: string };
+  return code === 'MODULE_NOT_FOUND' || /Could not locate the bindings file/.test(message ?? '');
 }
 
 /**
@@ -94,7 +104,7 @@ export function glRowSplit(rows: number, cols: number, maxTex: number): [number,
 
 /** WebAssembly (f32x4 SIMD) on the CPU: host memory, so no handles and no transfers. */
 export async function createWebAsmBackend(): Promise<Backend> {
-  if (!loadGpuJs().GPU.isWebAssemblySupported) throw new Error('webasm: this runtime has no WebAssembly');
+  if (!loadGpuJs().GPU.isWebAssemblySupported) throw new BackendUnavailable('webasm: this runtime has no WebAssembly');
   const launcher = await checkedLauncher('webasm');
   const backend = withFallback('webasm', hotOps({
     run(def, output, args) {
