@@ -11,7 +11,6 @@ import { parseTrainArgs } from '../src/train/config.ts';
 import { evaluate, train } from '../src/train/loop.ts';
 import { useBackend } from '../src/train/backend_flag.ts';
 import { tokenDir } from './helpers/token_dir.ts';
-import { Rng } from '../src/autograd/random.ts';
 import { loadModel } from '../src/gpt2/checkpoint.node.ts';
 import { buildModel } from '../src/train/model_init.ts';
 import { meanLoss } from '../src/train/evaluate.ts';
