@@ -3,44 +3,15 @@
 // is one line on stderr with a non-zero exit code and nothing in --out overwritten.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTrainArgs } from '../src/train/config.ts';
 import { train } from '../src/train/loop.ts';
 import { useBackend } from '../src/train/backend_flag.ts';
-import { Rng } from '../src/autograd/random.ts';
+import { cli, evalLines, losses, tmp, tokenDir } from './helpers/train_runs.ts';
 
 const quiet = { log: () => {} };
-const tmp = () => mkdtempSync(join(tmpdir(), 'tsgrad-train-'));
-
-function losses(out: string): number[] {
-  return readFileSync(join(out, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .filter((r) => 'loss' in r)
-    .map((r) => r.loss);
-}
-
-/** A directory with train.bin and val.bin of random GPT-2 ids (little-endian uint16). */
-function tokenDir(trainTokens: number, valTokens: number): string {
-  const dir = tmp();
-  const rng = new Rng(7);
-  for (const [name, n] of [['train.bin', trainTokens], ['val.bin', valTokens]] as const) {
-    const ids = new Uint16Array(n);
-    for (let i = 0; i < n; i++) ids[i] = rng.int(50257);
-    writeFileSync(join(dir, name), new Uint8Array(ids.buffer));
-  }
-  return dir;
-}
-
-/** Runs a command of this repo the way a user does (node + tsx), capturing its output. */
-function cli(script: string, args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', env: { ...process.env, TSGRAD_BACKEND: 'cpu' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 test('overfit: the seed\'s repeated sentence is memorised (loss < 0.1)', async () => {
   const out = tmp();
@@ -77,8 +48,7 @@ test('a killed run resumes: losses equal an uninterrupted run step for step (shu
 
   await train(parseTrainArgs([...flags(killed), '--resume']), quiet);
   assert.deepEqual(losses(killed), losses(whole));
-  const evals = (out: string) => readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('val_loss'));
-  assert.deepEqual(evals(killed), evals(whole));
+  assert.deepEqual(evalLines(killed), evalLines(whole));
   assert.ok(existsSync(join(killed, 'best', 'model.safetensors')));
 });
 
