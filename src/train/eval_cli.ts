@@ -2,7 +2,7 @@
 // The mean next-token loss of a GPT-2 on a file of uint16 token ids, cut into windows of T+1
 // tokens: window j is tokens[j·T … j·T+T], so W = ⌊(N−1)/T⌋ windows, taken in order.
 // Promise: the loss is the mean over every token of every window evaluated; --json prints
-// exactly { "loss": x, "windows": W } on stdout.
+// exactly { "loss": x, "windows": W } on stdout; a loss that is not finite is an error (exit 1).
 import { existsSync } from 'node:fs';
 import { meanLoss } from './evaluate.ts';
 import { evalBatches, TokenDataset } from '../data/dataset.ts';
@@ -41,6 +41,7 @@ async function main(args: string[]): Promise<void> {
     const progress = process.stderr.isTTY ? (n: number) => process.stderr.write(`\rwindows ${n}`) : undefined;
     const { loss, windows: W } = await meanLoss(model, evalBatches(data, B, maxBatches), T, progress);
     if (progress) process.stderr.write('\n');
+    if (!Number.isFinite(loss)) throw new Error(`${flags.model}: the loss on ${flags.data} is ${loss}: the model's weights hold NaN/Inf or overflow`);
     process.stdout.write((flags.json ? JSON.stringify({ loss, windows: W }) : `loss ${loss.toFixed(4)} over ${W} windows of ${T} tokens`) + '\n');
   } finally {
     data.close();
