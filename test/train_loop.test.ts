@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTrainArgs } from '../src/train/config.ts';
 import { train } from '../src/train/loop.ts';
@@ -52,7 +52,7 @@ test('a killed run resumes: losses equal an uninterrupted run step for step (shu
   assert.ok(existsSync(join(killed, 'best', 'model.safetensors')));
 });
 
-test('bad input: one line on stderr, exit code ≠ 0, nothing in --out overwritten', () => {
+test('bad input: one line on stderr, exit code ≠ 0, nothing in --out overwritten, even with --overwrite', () => {
   const out = tmp();
   const sentinel = join(out, 'metrics.jsonl');
   writeFileSync(sentinel, 'keep me\n');
@@ -71,7 +71,7 @@ test('bad input: one line on stderr, exit code ≠ 0, nothing in --out overwritt
     [['--resume'], 1, /no checkpoint/],
   ];
   for (const [args, code, message] of cases) {
-    const r = cli('src/train/train_cli.ts', ['--preset', 'overfit', '--out', out, '--steps', '2', ...args]);
+    const r = cli('src/train/train_cli.ts', ['--preset', 'overfit', '--out', out, '--steps', '2', '--overwrite', ...args]);
     assert.equal(r.code, code, `${args.join(' ')}: exit ${r.code}, stderr ${r.stderr}`);
     const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('npm warn'));
     assert.equal(lines.length, 1, `${args.join(' ')}: expected one line, got ${r.stderr}`);
@@ -92,16 +92,4 @@ test('resume refuses a checkpoint trained with different settings, and a fresh r
   assert.equal(fresh.code, 1);
   assert.match(fresh.stderr, /already holds a training run/);
   assert.equal(statSync(join(out, 'checkpoint', 'state.json')).mtimeMs, before);
-});
-
-test('a NaN/Inf loss stops the run naming the step, keeping the last good checkpoint', () => {
-  const out = tmp();
-  mkdirSync(out, { recursive: true });
-  // SGD at lr 1e30 blows the weights up within a few steps
-  const r = cli('src/train/train_cli.ts', ['--preset', 'overfit', '--out', out, '--steps', '20', '--ctx', '8', '--batch-size', '1', '--optimizer', 'sgd', '--lr', '1e30', '--save-every', '1', '--no-progress']);
-  assert.equal(r.code, 1, r.stderr);
-  const m = /loss is (NaN|Infinity|-Infinity) at step (\d+)/.exec(r.stderr);
-  assert.ok(m, r.stderr);
-  const state = JSON.parse(readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8'));
-  assert.equal(state.step, Number(m[2]), 'the checkpoint is the last step before the bad one');
 });

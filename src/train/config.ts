@@ -36,7 +36,7 @@ export interface TrainConfig {
   /** Evaluate every N steps (and at the end); 0 = never. */
   evalEvery: number;
   evalBatches: number;
-  /** Write checkpoint/ every N steps (and at the end); 0 = only at the end. */
+  /** Also write checkpoint/ every N steps; 0 = only at evaluations, on SIGINT/SIGTERM and at the end. */
   saveEvery: number;
   /** Print a loss line every N steps. */
   logEvery: number;
@@ -227,6 +227,7 @@ function validate(c: TrainConfig): TrainConfig {
   for (const k of positive) if (!((c[k] as number) > 0)) throw new ConfigError(`--${kebab(k)} must be > 0, got ${c[k]}`);
   const nonNegative: (keyof TrainConfig)[] = ['lr', 'minLr', 'warmup', 'weightDecay', 'gradClip', 'evalEvery', 'saveEvery', 'maxMinutes', 'momentum', 'eps'];
   for (const k of nonNegative) if (!((c[k] as number) >= 0)) throw new ConfigError(`--${kebab(k)} must be ≥ 0, got ${c[k]}`);
+  if (!(Number.isInteger(c.seed) && c.seed >= 0 && c.seed <= 0xffffffff)) throw new ConfigError(`--seed must be an integer in [0, 4294967295], got ${c.seed}`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new ConfigError(`--dropout must be in [0, 1), got ${c.dropout}`);
   if (!(c.beta1 >= 0 && c.beta1 < 1) || !(c.beta2 >= 0 && c.beta2 < 1)) throw new ConfigError(`--beta1/--beta2 must be in [0, 1)`);
   if (c.lrSchedule !== 'constant' && c.lrSchedule !== 'cosine') throw new ConfigError(`--lr-schedule: expected constant or cosine, got '${c.lrSchedule}'`);

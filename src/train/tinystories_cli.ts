@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseTrainArgs } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { train } from './loop.ts';
+import { checkOut } from './run_dir.ts';
 import { defaultBackendName, useBackend } from './backend_flag.ts';
 import { runCli } from './cli.ts';
 import { pretokenizeSplit } from '../data/prepare.ts';
@@ -46,6 +47,7 @@ runCli('train:tinystories', async () => {
   const args = splitArgs(process.argv.slice(2));
   const cfg = parseTrainArgs(args.rest, { preset: 'tinystories', backend: defaultBackendName() });
   if (cfg.data === null) throw new ConfigError('the tinystories preset needs --data DIR');
+  checkOut(cfg); // before the download and pretokenizing, which can take minutes
   if (!args.dataGiven || !existsSync(join(cfg.data, 'train.bin'))) {
     const splits = [
       ['train', 'train.txt'],
