@@ -1,8 +1,10 @@
-// What the training-run suites share: scratch directories, a directory of random GPT-2 token
-// ids, the losses a run logged, and this repo's commands run as a user runs them (child
-// processes of node + tsx), synchronously or with a handle to signal and await.
+// What the training-run suites share: scratch directories (removed when the file's tests end),
+// a directory of random GPT-2 token ids, the losses a run logged, and this repo's commands run
+// as a user runs them (child processes of node + tsx), synchronously or with a handle to
+// signal and await.
+import { after } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +12,17 @@ import { Rng } from '../../src/autograd/random.ts';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
+const scratch: string[] = [];
+after(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A fresh scratch directory. */
-export const tmp = (): string => mkdtempSync(join(tmpdir(), 'tsgrad-train-'));
+export function tmp(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsgrad-train-'));
+  scratch.push(dir);
+  return dir;
+}
 
 /** The train records of out/metrics.jsonl, as their losses. */
 export function losses(out: string): number[] {
