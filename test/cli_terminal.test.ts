@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tokenDir } from './helpers/token_dir.ts';
+import { tokenDir } from './helpers/train_runs.ts';
 
 const hasScript = /util-linux/.test(spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout ?? '');
 const tmp = () => mkdtempSync(join(tmpdir(), 'tsgrad-term-'));

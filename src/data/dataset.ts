@@ -2,8 +2,9 @@
 // demand (like np.memmap, so a 2 GB file needs no 2 GB of memory), DataLoader batches them in a
 // resumable order, randomBatch samples the seed's get_batch windows from tokens in memory.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { Rng } from '../autograd/random.ts';
+import { openRegularFile } from './regular_file.ts';
 import { VOCAB_SIZE } from './tokenizer.ts';
 
 /** B windows of T tokens: inputs x and next-token targets y, both row-major [B, T]. */
@@ -15,7 +16,7 @@ export interface Batch {
 export interface TokenDatasetOptions {
   /** Ids must be below this (default GPT-2's 50257). */
   vocabSize?: number;
-  /** Check every id up front instead of only the windows that are read (for small files). */
+  /** Check every id up front instead of only the windows that are read (one pass over the file). */
   fullScan?: boolean;
 }
 
@@ -32,15 +33,14 @@ export class TokenDataset {
   readonly length: number;
   readonly vocabSize: number;
   private fd: number | undefined;
-  private readonly bytes: Uint8Array; // T+1 tokens of one window, as read from disk
-  private readonly view: DataView;
+  private readonly view: DataView; // T+1 tokens of one window, as read from disk
 
   constructor(path: string, blockSize: number, options: TokenDatasetOptions = {}) {
     if (!Number.isInteger(blockSize) || blockSize < 1) throw new Error(`TokenDataset: block size must be a positive integer, got ${blockSize}`);
     this.path = path;
     this.blockSize = blockSize;
     this.vocabSize = options.vocabSize ?? VOCAB_SIZE;
-    this.fd = openSync(path, 'r');
+    this.fd = openRegularFile(path);
     try {
       const size = fstatSync(this.fd).size;
       if (size % 2 !== 0) throw new Error(`${path}: ${size} bytes is an odd length, so not a file of uint16 tokens`);
@@ -49,8 +49,7 @@ export class TokenDataset {
       if (this.length < 1) {
         throw new Error(`${path}: ${this.numTokens} tokens is too few for one window of ${blockSize} inputs + 1 target`);
       }
-      this.bytes = new Uint8Array(2 * (blockSize + 1));
-      this.view = new DataView(this.bytes.buffer);
+      this.view = new DataView(new ArrayBuffer(2 * (blockSize + 1)));
       if (options.fullScan) this.scan();
     } catch (err) {
       this.close();
@@ -58,21 +57,22 @@ export class TokenDataset {
     }
   }
 
-  /** Read `count` tokens from token offset `start` into this.bytes and check their ids. */
-  private read(start: number, count: number): void {
+  /** Read `count` tokens from token offset `start` into `view` (this window's by default) and check their ids. */
+  private read(start: number, count: number, view = this.view): void {
     if (this.fd === undefined) throw new Error(`${this.path}: dataset is closed`);
-    const got = readSync(this.fd, this.bytes, 0, 2 * count, 2 * start);
+    const got = readSync(this.fd, view, 0, 2 * count, 2 * start);
     if (got !== 2 * count) throw new Error(`${this.path}: short read at token ${start} (file changed?)`);
     for (let i = 0; i < count; i++) {
-      const id = this.view.getUint16(2 * i, true);
+      const id = view.getUint16(2 * i, true);
       if (id >= this.vocabSize) throw new Error(`${this.path}: token ${start + i} is ${id}, not below vocab size ${this.vocabSize}`);
     }
   }
 
+  /** Every id of the file, read 1M tokens at a time. */
   private scan(): void {
-    for (let start = 0; start < this.numTokens; start += this.blockSize + 1) {
-      this.read(start, Math.min(this.blockSize + 1, this.numTokens - start));
-    }
+    const chunk = Math.min(this.numTokens, 1 << 20);
+    const view = new DataView(new ArrayBuffer(2 * chunk));
+    for (let start = 0; start < this.numTokens; start += chunk) this.read(start, Math.min(chunk, this.numTokens - start), view);
   }
 
   /** Copy window j's inputs and targets into x and y at element offset `at`. */

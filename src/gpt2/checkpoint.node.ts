@@ -1,13 +1,15 @@
 // GPT-2 checkpoints on disk (Node): safetensors files read tensor by tensor through a file
 // handle, atomic writes, model directories in the Hugging Face layout (config.json +
 // model.safetensors), and fromPretrained, which fetches OpenAI's weights from the hub.
-// Promise: a reader never holds more than one tensor beyond the model, and builds the model
-// only after the config matched the file's header; a failed or interrupted save leaves the
-// previous files intact.
+// Promise: a reader never holds more than one tensor beyond the model, opens only regular files,
+// and builds the model only after the config matched the file's header; a failed or
+// interrupted save leaves the previous files intact, a finished one is on disk (files and
+// directory flushed), and a failed write names its file.
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DownloadProgress } from '../data/download.ts';
 import { cachedHubFile, hfEndpoint, hubFile, hubListing } from '../data/hub.ts';
+import { openRegularFile } from '../data/regular_file.ts';
 import { startProgress, type Progress } from '../data/progress.ts';
 import { checkCheckpoint, fromHfConfig, loadTensors, saveTensors, toHfConfig } from './hf.ts';
 import { GPT2Model, type GPT2ModelOptions } from './model.ts';
@@ -22,7 +24,7 @@ export class SafetensorsFile {
   ) {}
 
   static open(path: string): SafetensorsFile {
-    const fd = openSync(path, 'r');
+    const fd = openRegularFile(path);
     try {
       const size = fstatSync(fd).size;
       const n = readHeaderLength(readAt(fd, 0, Math.min(8, size)), size, path);
@@ -87,10 +89,27 @@ async function writeTemp(path: string, body: (fd: number) => void | Promise<void
   } catch (err) {
     closeSync(fd);
     rmSync(tmp, { force: true });
-    throw err;
+    throw new Error(`${path}: ${(err as Error).message}`); // ENOSPC and EIO name no file
   }
   closeSync(fd);
   return tmp;
+}
+
+/** Flushes a directory's entries (names created, renamed, removed) to disk; a no-op on Windows, which cannot open one. */
+export function syncDir(dir: string): void {
+  if (process.platform === 'win32') return;
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes bytes to path atomically: flushed to a temporary file, renamed into place, directory flushed. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  renameSync(await writeTemp(path, (fd) => writeAll(fd, bytes)), path);
+  syncDir(dirname(path));
 }
 
 /** A tensor to write; `data()` may read it back from a device (asynchronously on WebGPU). */
@@ -107,6 +126,7 @@ async function writeSafetensorsBody(fd: number, tensors: readonly LazyTensor[], 
 /** Writes float32 tensors atomically; `data()` is called once per tensor, in order. */
 export async function writeSafetensors(path: string, tensors: readonly LazyTensor[], metadata: Record<string, string> | null = null): Promise<void> {
   renameSync(await writeTemp(path, (fd) => writeSafetensorsBody(fd, tensors, metadata)), path);
+  syncDir(dirname(path));
 }
 
 /**
@@ -125,6 +145,7 @@ export async function saveModel(model: GPT2Model, dir: string): Promise<void> {
   }
   renameSync(weights, join(dir, 'model.safetensors'));
   renameSync(config, join(dir, 'config.json'));
+  syncDir(dir);
 }
 
 /** Loads a Hugging Face GPT-2 model directory (config.json + model.safetensors). */

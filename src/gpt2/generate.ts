@@ -2,7 +2,8 @@
 // from the last position's logits (greedy, or sampled with temperature, top-k and top-p),
 // append it, repeat. The seed's `generate`, with its bugs fixed and a KV cache added.
 // Promise: with a cache or without, the same tokens (the cache only skips recomputing the
-// keys and values of positions already seen); the same seed gives the same tokens.
+// keys and values of positions already seen); the same seed gives the same tokens; logits
+// that are not finite (weights with NaN/Inf, or that overflow) are an error, never a token.
 import { noGrad } from '../autograd/tensor.ts';
 import { Rng } from '../autograd/random.ts';
 import { EOT } from '../data/tokenizer.ts';
@@ -115,7 +116,10 @@ export async function generate(model: GPT2Model, prompt: ArrayLike<number>, opts
       }
       const { logits } = noGrad(() => model.forward(Int32Array.from(feed), [1, feed.length], null, cache)); // [1, 1, V]
       cached += feed.length;
-      const next = sampleNext(await logits.toArray(), opts, rng);
+      const values = await logits.toArray();
+      const bad = values.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new Error(`the model's logits are not finite (${values[bad]} for token ${bad}) at new token ${out.length}: its weights hold NaN/Inf or overflow`);
+      const next = sampleNext(values, opts, rng);
       if (stopAtEot && next === EOT) break;
       context.push(next);
       out.push(next);

@@ -2,7 +2,8 @@
 //   - the seed's overfit text ("Hello, I am a large language model." × 500), random windows
 //     drawn like the seed's get_batch;
 //   - a pretokenized directory (train.bin, val.bin), read through TokenDataset/DataLoader.
-// Promise: errors about missing or malformed data are thrown by openBatches, before training.
+// Promise: errors about missing or malformed data are thrown by openBatches, before training:
+// every id of train.bin and val.bin is checked there (one pass over each file).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Rng } from '../autograd/random.ts';
@@ -42,8 +43,8 @@ function fileSource(cfg: TrainConfig, dir: string): BatchSource {
   if (!existsSync(dir)) throw new Error(`--data ${dir}: no such directory`);
   if (!existsSync(trainPath)) throw new Error(`--data ${dir}: no train.bin there (make one with npm run pretokenize)`);
   if (cfg.evalEvery > 0 && !existsSync(valPath)) throw new Error(`--data ${dir}: no val.bin there, needed for --eval-every ${cfg.evalEvery} (or pass --eval-every 0)`);
-  const train = new TokenDataset(trainPath, cfg.ctx);
-  const val = existsSync(valPath) ? new TokenDataset(valPath, cfg.ctx) : null;
+  const train = new TokenDataset(trainPath, cfg.ctx, { fullScan: true });
+  const val = existsSync(valPath) ? new TokenDataset(valPath, cfg.ctx, { fullScan: true }) : null;
   const loader = new DataLoader(train, { batchSize: cfg.batchSize, shuffle: cfg.shuffle, seed: cfg.seed });
   return {
     next: () => loader.nextBatch(),

@@ -4,9 +4,19 @@
 //                    state.json                        step, RNG states, data position, best val loss,
 //                                                      and the resolved training config
 //   out/best/, out/final/                              model directories (Hugging Face layout)
-// Promise: a checkpoint is written in full under a temporary name and swapped in by rename,
-// so a run killed at any moment leaves the previous checkpoint readable.
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// A save replaces checkpoint/ in these steps (SAVE_STEPS; each is a crash point, crash_points.ts):
+//   1. remove checkpoint.tmp/ (what a killed save left)
+//   2. write every file into checkpoint.tmp/, each flushed to disk, then the directory
+//   3. if checkpoint/ exists: remove checkpoint.old/ (older than checkpoint/), then rename
+//      checkpoint/ → checkpoint.old/. If it does not, checkpoint.old/ is the newest complete
+//      checkpoint (a save was killed between two renames) and stays.
+//   4. rename checkpoint.tmp/ → checkpoint/
+//   5. remove checkpoint.old/
+// Each rename is flushed to disk (fsync of --out) before the next step.
+// Promise: once one save has finished, --out always holds a complete checkpoint that
+// --resume finds: checkpoint/ whenever it exists, else checkpoint.old/ (checkpoint.tmp/ is
+// never read). A kill at any instant loses at most the steps since the last finished save.
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Rng } from '../autograd/random.ts';
 import type { Tensor } from '../autograd/tensor.ts';
@@ -14,10 +24,11 @@ import { AdamW } from '../nn/optim/adamw.ts';
 import { SGD } from '../nn/optim/sgd.ts';
 import type { Optimizer } from '../nn/optim/optimizer.ts';
 import type { GPT2Model } from '../gpt2/model.ts';
-import { loadModel, readSafetensors, saveModel, writeSafetensors } from '../gpt2/checkpoint.node.ts';
+import { loadModel, readSafetensors, saveModel, syncDir, writeFileAtomic, writeSafetensors } from '../gpt2/checkpoint.node.ts';
 import type { DataLoaderState } from '../data/dataset.ts';
 import { RESUME_KEYS, type TrainConfig } from './config.ts';
 import type { BatchSource } from './batches.ts';
+import { crashPoints } from './crash_points.ts';
 
 const VERSION = 1;
 
@@ -32,20 +43,58 @@ interface TrainingState {
   config: TrainConfig;
 }
 
-/** The checkpoint directory to resume from: checkpoint/, or checkpoint.old/ if a swap was cut short. */
-export function checkResumable(cfg: TrainConfig): { dir: string; state: TrainingState } {
-  const dir = [join(cfg.out, 'checkpoint'), join(cfg.out, 'checkpoint.old')].find((d) => existsSync(join(d, 'state.json')));
-  if (dir === undefined) throw new Error(`--resume: no checkpoint in ${cfg.out} (expected ${join(cfg.out, 'checkpoint', 'state.json')})`);
-  let state: TrainingState;
+const isInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRngState = (v: unknown) => Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x));
+const STATE_FIELDS: Record<keyof TrainingState, (v: unknown) => boolean> = {
+  version: (v) => v === VERSION,
+  step: isInt,
+  best_val_loss: (v) => v === null || Number.isFinite(v),
+  model_rng: isRngState,
+  batch_rng: isRngState,
+  data: (v) => v === null || isObject(v),
+  optimizer_step: isInt,
+  config: isObject,
+};
+
+/** state.json, checked field by field; every problem is one line naming the file. */
+function readState(path: string): TrainingState {
+  let text: string;
   try {
-    state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`--resume: ${join(dir, 'state.json')} is not valid JSON (${(err as Error).message})`);
+    throw new Error(`--resume: cannot read ${path} (${(err as Error).message})`);
   }
-  if (state.version !== VERSION) throw new Error(`--resume: ${dir} is checkpoint format ${state.version}, this tsgrad reads ${VERSION}`);
-  const differs = RESUME_KEYS.filter((k) => JSON.stringify(state.config[k]) !== JSON.stringify(cfg[k]));
+  let state: Record<string, unknown>;
+  try {
+    state = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`--resume: ${path} is not valid JSON (${(err as Error).message})`);
+  }
+  if (!isObject(state)) throw new Error(`--resume: ${path} is not a tsgrad training state (not a JSON object)`);
+  if (state.version !== VERSION) throw new Error(`--resume: ${path} is checkpoint format ${JSON.stringify(state.version)}, this tsgrad reads ${VERSION}`);
+  for (const [field, ok] of Object.entries(STATE_FIELDS)) {
+    if (!ok(state[field])) throw new Error(`--resume: ${path} is not a tsgrad training state ('${field}' is ${JSON.stringify(state[field]) ?? 'missing'})`);
+  }
+  return state as unknown as TrainingState;
+}
+
+/** A checkpoint to resume from: its directory and state. */
+export interface ResumePoint {
+  dir: string;
+  state: TrainingState;
+}
+
+/** The checkpoint to resume from: checkpoint/, or checkpoint.old/ when a save was killed between its renames. */
+export function checkResumable(cfg: TrainConfig): ResumePoint {
+  const dir = [join(cfg.out, 'checkpoint'), join(cfg.out, 'checkpoint.old')].find((d) => existsSync(d));
+  if (dir === undefined) throw new Error(`--resume: no checkpoint in ${cfg.out} (expected ${join(cfg.out, 'checkpoint', 'state.json')})`);
+  const state = readState(join(dir, 'state.json'));
+  // a setting the checkpoint does not record (written before the setting existed) had its default, null
+  const saved = (k: (typeof RESUME_KEYS)[number]) => JSON.stringify(state.config[k] ?? null);
+  const differs = RESUME_KEYS.filter((k) => saved(k) !== JSON.stringify(cfg[k] ?? null));
   if (differs.length > 0) {
-    const detail = differs.map((k) => `${k} ${JSON.stringify(state.config[k])} → ${JSON.stringify(cfg[k])}`).join(', ');
+    const detail = differs.map((k) => `${k} ${saved(k)} → ${JSON.stringify(cfg[k] ?? null)}`).join(', ');
     throw new Error(`--resume: the checkpoint in ${dir} was trained with different settings (${detail}); use the same flags or another --out`);
   }
   if (state.step >= cfg.steps) throw new Error(`--resume: the checkpoint is already at step ${state.step}; pass --steps above ${state.step} to train further`);
@@ -58,7 +107,7 @@ function paramNames(model: GPT2Model): Map<Tensor, string> {
 
 /** Restores weights, optimizer, RNGs and data position; returns where the run stood. */
 export async function loadTrainingCheckpoint(
-  resume: { dir: string; state: TrainingState },
+  resume: ResumePoint,
   model: GPT2Model,
   optimizer: Optimizer,
   data: BatchSource,
@@ -85,12 +134,29 @@ export async function loadTrainingCheckpoint(
   return { step: state.step, bestValLoss: state.best_val_loss };
 }
 
+/** The steps of a save, in order: after each, a kill leaves a resumable --out (see the top of this file). */
+export const SAVE_STEPS = [
+  'checkpoint.tmp removed',
+  'weights written',
+  'optimizer state half written',
+  'optimizer state written',
+  'state.json written',
+  'checkpoint.old removed before the swap',
+  'checkpoint renamed to checkpoint.old',
+  'checkpoint.tmp renamed to checkpoint',
+  'checkpoint.old removed',
+] as const;
+
+/** Saves the run as it stands after `step` steps into out/checkpoint/ (the steps at the top of this file). */
 export async function saveTrainingCheckpoint(cfg: TrainConfig, step: number, model: GPT2Model, optimizer: Optimizer, data: BatchSource, batchRng: Rng, bestValLoss: number | null): Promise<void> {
-  const final = join(cfg.out, 'checkpoint');
+  const reached = crashPoints('save', SAVE_STEPS);
+  const current = join(cfg.out, 'checkpoint');
   const tmp = join(cfg.out, 'checkpoint.tmp');
   const old = join(cfg.out, 'checkpoint.old');
   rmSync(tmp, { recursive: true, force: true });
+  reached('checkpoint.tmp removed');
   await saveModel(model, tmp);
+  reached('weights written');
 
   const names = paramNames(model);
   const tensors: { name: string; shape: number[]; data: () => Float32Array }[] = [];
@@ -109,7 +175,12 @@ export async function saveTrainingCheckpoint(cfg: TrainConfig, step: number, mod
       if (b !== null) tensors.push({ name: `momentum.${names.get(p)}`, shape: p.shape, data: () => b });
     });
   }
-  await writeSafetensors(join(tmp, 'optimizer.safetensors'), tensors);
+  const half = tensors.length >> 1;
+  await writeSafetensors(
+    join(tmp, 'optimizer.safetensors'),
+    tensors.map((t, i) => (i === half ? { ...t, data: () => (reached('optimizer state half written'), t.data()) } : t)),
+  );
+  reached('optimizer state written');
   const state: TrainingState = {
     version: VERSION,
     step,
@@ -120,14 +191,23 @@ export async function saveTrainingCheckpoint(cfg: TrainConfig, step: number, mod
     optimizer_step: optimizerStep,
     config: cfg,
   };
-  writeFileSync(join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+  await writeFileAtomic(join(tmp, 'state.json'), new TextEncoder().encode(JSON.stringify(state, null, 2) + '\n'));
+  reached('state.json written');
 
-  // swap: checkpoint → checkpoint.old, tmp → checkpoint, drop old. At every instant one of
-  // checkpoint/ or checkpoint.old/ is complete (checkResumable looks at both).
+  const hasCurrent = existsSync(current);
+  if (hasCurrent) rmSync(old, { recursive: true, force: true });
+  reached('checkpoint.old removed before the swap');
+  if (hasCurrent) {
+    renameSync(current, old);
+    syncDir(cfg.out);
+  }
+  reached('checkpoint renamed to checkpoint.old');
+  renameSync(tmp, current);
+  syncDir(cfg.out);
+  reached('checkpoint.tmp renamed to checkpoint');
   rmSync(old, { recursive: true, force: true });
-  if (existsSync(final)) renameSync(final, old);
-  renameSync(tmp, final);
-  rmSync(old, { recursive: true, force: true });
+  syncDir(cfg.out);
+  reached('checkpoint.old removed');
 }
 
 export async function saveBest(model: GPT2Model, out: string): Promise<void> {

@@ -42,7 +42,7 @@ export interface TrainConfig {
   /** Evaluate every N steps (and at the end); 0 = never. */
   evalEvery: number;
   evalBatches: number;
-  /** Write checkpoint/ every N steps (and at the end); 0 = only at the end. */
+  /** Also write checkpoint/ every N steps; 0 = only at evaluations, on SIGINT/SIGTERM and at the end. */
   saveEvery: number;
   /** Print a loss line every N steps. */
   logEvery: number;
@@ -185,7 +185,7 @@ export const TRAIN_FLAGS: Flag[] = [
   { name: 'sample-prompt', key: 'samplePrompt', group: 'evaluation', type: 'string', arg: 'TEXT', help: "prompt of the sample printed at each evaluation; '' = none" },
   { name: 'sample-tokens', key: 'sampleTokens', group: 'evaluation', type: 'int', arg: 'N', min: 1, help: 'tokens in that sample' },
   { name: 'out', key: 'out', group: 'output', type: 'string', arg: 'DIR', help: 'where the run writes checkpoint/, best/, final/, metrics.jsonl, loss.svg' },
-  { name: 'save-every', key: 'saveEvery', group: 'output', type: 'int', arg: 'N', min: 0, help: 'write checkpoint/ every N steps (and at the end); 0 = only at the end' },
+  { name: 'save-every', key: 'saveEvery', group: 'output', type: 'int', arg: 'N', min: 0, help: 'also write checkpoint/ every N steps (it is always written at each evaluation, on SIGINT/SIGTERM and at the end); 0 = only then' },
   { name: 'log-every', key: 'logEvery', group: 'output', type: 'int', arg: 'N', min: 1, help: 'print a loss line every N steps' },
   { name: 'seed-log', key: 'seedLog', group: 'output', type: 'switch', help: "loss lines in the seed notebook's format (step=  10 | Loss: 5.922181)" },
   { name: 'no-progress', key: 'progress', sets: false, group: 'output', type: 'switch', help: 'no live bar on a terminal, only the loss lines' },

@@ -2,7 +2,7 @@
 // The mean next-token loss of a GPT-2 on a file of uint16 token ids, cut into windows of T+1
 // tokens: window j is tokens[j·T … j·T+T], so W = ⌊(N−1)/T⌋ windows, taken in order.
 // Promise: the loss is the mean over every token of every window evaluated; --json prints
-// exactly { "loss": x, "windows": W } on stdout.
+// exactly { "loss": x, "windows": W } on stdout; a loss that is not finite is an error (exit 1).
 import { existsSync } from 'node:fs';
 import { meanLoss } from './evaluate.ts';
 import { evalBatches, TokenDataset } from '../data/dataset.ts';
@@ -29,6 +29,7 @@ async function main(args: string[]): Promise<void> {
     const bar = process.stderr.isTTY ? startProgress('eval', Math.min(data.length, B * maxBatches), 'windows') : undefined;
     const { loss, windows: W } = await meanLoss(model, evalBatches(data, B, maxBatches), T, (n) => bar?.update(n));
     bar?.stop();
+    if (!Number.isFinite(loss)) throw new Error(`${flags.model}: the loss on ${flags.data} is ${loss}: the model's weights hold NaN/Inf or overflow`);
     process.stdout.write((flags.json ? JSON.stringify({ loss, windows: W }) : `loss ${loss.toFixed(4)} over ${W} windows of ${T} tokens`) + '\n');
   } finally {
     data.close();

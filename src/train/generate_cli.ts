@@ -49,7 +49,11 @@ async function main(args: string[]): Promise<void> {
     process.stdout.write(text.slice(printed.length));
     printed = text;
   };
-  await generate(model, promptIds, { maxNewTokens: flags['max-new-tokens'], temperature, topK: flags['top-k'] ?? null, topP: flags['top-p'] ?? null, seed, stopAtEot: flags['stop-at-eot'], onToken, useCache: !flags['no-cache'] });
+  try {
+    await generate(model, promptIds, { maxNewTokens: flags['max-new-tokens'], temperature, topK: flags['top-k'] ?? null, topP: flags['top-p'] ?? null, seed, stopAtEot: flags['stop-at-eot'], onToken, useCache: !flags['no-cache'] });
+  } catch (err) {
+    throw new Error(`${flags.model}: ${(err as Error).message}`); // the options were checked above: what fails here is the model
+  }
   const text = decode(ids);
   if (flags.json) process.stdout.write(JSON.stringify({ prompt_ids: promptIds, ids, text }) + '\n');
   else process.stdout.write(text.slice(printed.length) + '\n');

@@ -2,16 +2,19 @@
 // Each step: lr from the schedule → gradAccum micro-batches of forward + backward →
 // global-norm clip → optimizer step → log. Every evalEvery steps: validation loss, a sample,
 // best/ when it improves. checkpoint/ holds everything a resume needs, so a resumed run logs
-// the same losses as an uninterrupted one, step for step.
-// Promise: a NaN/Inf loss stops the run before the update, naming the step; the last good
-// checkpoint stays on disk.
-import { existsSync, mkdirSync } from 'node:fs';
+// the same losses as an uninterrupted one, step for step; it is saved at every evaluation,
+// every saveEvery steps, on SIGINT/SIGTERM (after the step under way) and at the end, after
+// final/ and loss.svg (so a checkpoint at the last step means the run is complete).
+// Promise: a NaN/Inf loss stops the run before the update, a NaN/Inf validation loss stops it
+// too, and weights that are not finite are never written; each stop names the step and says
+// truly which checkpoint is on disk.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../autograd/random.ts';
 import type { Tensor } from '../autograd/tensor.ts';
 import { AdamW } from '../nn/optim/adamw.ts';
 import { SGD } from '../nn/optim/sgd.ts';
-import { clipGradNorm, gradNorm } from '../nn/optim/clip.ts';
+import { clipGradNorm, globalNorm, gradNorm } from '../nn/optim/clip.ts';
 import { learningRate } from '../nn/optim/schedule.ts';
 import type { Optimizer } from '../nn/optim/optimizer.ts';
 import { GPT2Model } from '../gpt2/model.ts';
@@ -20,11 +23,13 @@ import { decode, encodeOrdinary } from '../data/tokenizer.ts';
 import type { TrainConfig } from './config.ts';
 import { openBatches, type BatchSource } from './batches.ts';
 import { buildModel } from './model_init.ts';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint, saveBest, saveFinal, checkResumable } from './checkpoint.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint, saveBest, saveFinal } from './checkpoint.ts';
+import { checkOut, clearOutputs } from './run_dir.ts';
+import { watchStopSignals, type StopSignals } from './stop_signals.ts';
+import { TimeBudget } from './budget.ts';
 import { MetricsLog, type StepMetrics } from './metrics.ts';
 import { startTrainProgress } from './progress.ts';
 import { meanLoss } from './evaluate.ts';
-import { TimeBudget } from './budget.ts';
 import { profiler } from '../autograd/backend/profile.ts';
 import { clearHostPool, reuseMemory } from '../autograd/memory.ts';
 
@@ -79,11 +84,21 @@ async function sample(model: GPT2Model, cfg: TrainConfig): Promise<string> {
 }
 
 export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult> {
+  // --max-minutes counts from the call, model loading included
   const now = io.now ?? (() => performance.now());
   const runStart = now();
+  const stop = watchStopSignals();
+  try {
+    return await run(cfg, io, stop, now, runStart);
+  } finally {
+    stop.release();
+  }
+}
+
+async function run(cfg: TrainConfig, io: TrainIO, stop: StopSignals, now: () => number, runStart: number): Promise<TrainResult> {
   // ---- everything that can fail on bad input happens before anything is written ----
+  const resumeState = checkOut(cfg);
   const data = openBatches(cfg);
-  const resumeState = cfg.resume ? checkResumable(cfg) : null;
   const model = await buildModel(cfg);
   if (cfg.ctx > model.cfg.n_ctx) throw new TrainingStopped(`--ctx ${cfg.ctx} exceeds the model's n_ctx ${model.cfg.n_ctx}`);
   const optimizer = makeOptimizer(cfg, model);
@@ -95,25 +110,49 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     const restored = await loadTrainingCheckpoint(resumeState, model, optimizer, data, batchRng);
     step = restored.step;
     bestValLoss = restored.bestValLoss;
-  } else if (!cfg.overwrite) {
-    checkFreshOut(cfg);
+    io.log(`resuming from ${resumeState.dir} at step ${step}`);
+  } else if (cfg.overwrite) {
+    clearOutputs(cfg.out);
   }
   mkdirSync(cfg.out, { recursive: true });
   const metrics = new MetricsLog(cfg.out, step);
+  // the checkpoint on disk, for messages that say what a stop leaves
+  let saved = resumeState === null ? null : { step, dir: resumeState.dir };
+  const onDisk = () => (saved === null ? `no checkpoint was saved in ${cfg.out}` : `the last checkpoint, at step ${saved.step}, is in ${saved.dir}`);
 
   const tokensPerStep = cfg.batchSize * cfg.ctx * cfg.gradAccum;
   const params0 = `${(model.numParameters() / 1e6).toFixed(2)}M parameters`;
   io.log(`training ${cfg.preset}: ${params0}, ${model.cfg.n_layers} layers, d_model ${model.cfg.d_model}, backend ${model.wte.weight.backend.name}, ${tokensPerStep} tokens/step, steps ${step} → ${cfg.steps}`);
   const progress = startTrainProgress(cfg, step, io.log);
   const start = performance.now();
-  // --max-minutes counts from the call, model loading included
   const budget = new TimeBudget(cfg, model.numParameters(), now, runStart);
   let lastLoss = NaN;
   let tokensSeen = 0;
 
+  const stopRun = (message: string): never => {
+    progress.stop();
+    throw new TrainingStopped(message);
+  };
+  // Nothing is written from weights that are not finite (an update can overflow them; their
+  // loss is only seen at the next step). Σ w² overflows float32 above a norm of ~1.8e19,
+  // which no usable model reaches.
+  const checkWeights = async (atStep: number) => {
+    const norm = (await globalNorm(params).toArray())[0];
+    if (!Number.isFinite(norm)) stopRun(`the weights at step ${atStep} (after step ${atStep - 1}'s update) are not finite (global norm ${norm} in float32); stopped without saving them; ${onDisk()}`);
+  };
+  const saveCheckpoint = async (atStep: number) => {
+    try {
+      await saveTrainingCheckpoint(cfg, atStep, model, optimizer, data, batchRng, bestValLoss);
+    } catch (err) {
+      stopRun(`saving the checkpoint at step ${atStep} failed: ${(err as Error).message}; ${onDisk()}`);
+    }
+    saved = { step: atStep, dir: join(cfg.out, 'checkpoint') };
+  };
+
   const evaluateAndSave = async (atStep: number) => {
     const valLoss = await evaluate(model, data, cfg);
     if (valLoss === null) return;
+    if (!Number.isFinite(valLoss)) stopRun(`validation loss is ${valLoss} at step ${atStep}; ${onDisk()}`);
     metrics.write({ step: atStep, val_loss: valLoss });
     let line = `step ${atStep}: val loss ${valLoss.toFixed(4)}`;
     if (bestValLoss === null || valLoss < bestValLoss) {
@@ -124,6 +163,12 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     progress.interrupt(line);
     if (cfg.samplePrompt !== '') progress.interrupt(`sample: ${JSON.stringify(await sample(model, cfg))}`);
   };
+
+  stop.lastWords = () => {
+    progress.stop();
+    return onDisk();
+  };
+  stop.onFirst = (signal) => progress.interrupt(`${signal}: finishing step ${step}, then saving a checkpoint and stopping (${signal} again stops at once)`);
 
   model.train();
   // --profile times one step: the second of this run (the first warms the kernels up)
@@ -148,10 +193,7 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
         lossSum += (await loss.toArray())[0];
       }
       const loss = lossSum / cfg.gradAccum;
-      if (!Number.isFinite(loss)) {
-        progress.stop();
-        throw new TrainingStopped(`loss is ${loss} at step ${step}; stopping before the update (last good checkpoint kept in ${join(cfg.out, 'checkpoint')})`);
-      }
+      if (!Number.isFinite(loss)) stopRun(`loss is ${loss} at step ${step}; stopped before its update; ${onDisk()}`);
       const norm = cfg.gradClip > 0 ? clipGradNorm(params, cfg.gradClip) : gradNorm(params);
       const gradNormValue = (await norm.toArray())[0];
       optimizer.step();
@@ -174,19 +216,30 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     };
     metrics.write(m);
     progress.update(step, m);
+    // a step on a CPU backend awaits only settled promises, so the event loop would never run:
+    // give it a turn, to deliver SIGINT/SIGTERM (stop_signals.ts)
+    await new Promise((resolve) => setImmediate(resolve));
 
-    const due = { eval: cfg.evalEvery > 0 && step % cfg.evalEvery === 0, save: cfg.saveEvery > 0 && step % cfg.saveEvery === 0 };
+    // what is due after this step; --max-minutes ends the run early enough to do it and the ending
+    const evalDue = cfg.evalEvery > 0 && step % cfg.evalEvery === 0;
+    const due = { eval: evalDue, save: evalDue || (cfg.saveEvery > 0 && step % cfg.saveEvery === 0) };
     const outOfTime = step < cfg.steps && budget.stopAfterStep(due);
     const last = step === cfg.steps || outOfTime;
     if (outOfTime) progress.interrupt(`--max-minutes ${cfg.maxMinutes}: stopping at step ${step}, leaving the time to evaluate and save`);
-    if (due.eval || (last && cfg.evalEvery > 0)) await budget.time('eval', () => evaluateAndSave(step));
-    if (due.save || last) await budget.time('save', () => saveTrainingCheckpoint(cfg, step, model, optimizer, data, batchRng, bestValLoss));
+    const evaluating = cfg.evalEvery > 0 && (evalDue || last);
+    const saving = evaluating || last || due.save || stop.signal !== null;
+    if (saving) await checkWeights(step);
+    if (evaluating) await budget.time('eval', () => evaluateAndSave(step));
+    if (last) {
+      await saveFinal(model, cfg.out);
+      await metrics.plot();
+    }
+    if (saving) await budget.time('save', () => saveCheckpoint(step));
     if (outOfTime) break;
+    if (stop.signal !== null && !last) stopRun(`stopped by ${stop.signal} at step ${step}; ${onDisk()}; continue with --resume`);
   }
   progress.stop();
   clearHostPool();
-  await saveFinal(model, cfg.out);
-  await metrics.plot();
   const elapsedSeconds = (performance.now() - start) / 1000;
   const result: TrainResult = { steps: step, finalLoss: lastLoss, bestValLoss, tokensPerSecond: tokensSeen / elapsedSeconds, elapsedSeconds };
   io.log(
@@ -196,11 +249,4 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
   );
   data.close();
   return result;
-}
-
-/** A fresh run must not silently replace a run already in --out. */
-function checkFreshOut(cfg: TrainConfig): void {
-  if (existsSync(join(cfg.out, 'checkpoint', 'state.json'))) {
-    throw new TrainingStopped(`${cfg.out} already holds a training run; pass --resume to continue it, --overwrite to start over, or another --out`);
-  }
 }

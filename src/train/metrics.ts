@@ -1,7 +1,8 @@
 // The run's record: metrics.jsonl (one JSON object per step, one per evaluation) and
 // loss.svg, a picture of the train and validation loss a person can open in a browser.
-// Promise: on resume, records from steps after the checkpoint are dropped, so the file
-// reads as one uninterrupted run.
+// Promise: on resume, records from steps after the checkpoint are dropped, and so is a last
+// line cut short by a failed append (a full disk), so the file reads as one uninterrupted
+// run. Every error (a line that is not JSON, a failed write) names the file.
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vega from 'vega';
@@ -21,6 +22,20 @@ export interface EvalMetrics {
   val_loss: number;
 }
 
+/** Writes `text` to path (appended, or whole through a renamed temporary file); a failure names the file (ENOSPC does not). */
+function writeText(path: string, text: string, how: 'append' | 'replace'): void {
+  try {
+    if (how === 'append') {
+      appendFileSync(path, text);
+    } else {
+      writeFileSync(path + '.tmp', text);
+      renameSync(path + '.tmp', path);
+    }
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
+}
+
 export class MetricsLog {
   readonly path: string;
 
@@ -31,24 +46,33 @@ export class MetricsLog {
   ) {
     this.path = join(out, 'metrics.jsonl');
     if (fromStep === 0) {
-      writeFileSync(this.path, '');
+      writeText(this.path, '', 'replace');
     } else if (existsSync(this.path)) {
       const kept = this.records().filter((r) => ('val_loss' in r ? r.step <= fromStep : r.step < fromStep));
-      writeFileSync(this.path + '.tmp', kept.map((r) => JSON.stringify(r) + '\n').join(''));
-      renameSync(this.path + '.tmp', this.path);
+      // a torn last line is left out by records(), so the rewrite drops it
+      writeText(this.path, kept.map((r) => JSON.stringify(r) + '\n').join(''), 'replace');
     }
   }
 
   write(record: StepMetrics | EvalMetrics): void {
-    appendFileSync(this.path, JSON.stringify(record) + '\n');
+    writeText(this.path, JSON.stringify(record) + '\n', 'append');
   }
 
+  /** The records in order; a last line without its newline that is not JSON (an append cut short) is left out. */
   records(): (StepMetrics | EvalMetrics)[] {
     if (!existsSync(this.path)) return [];
-    return readFileSync(this.path, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as StepMetrics | EvalMetrics);
+    const lines = readFileSync(this.path, 'utf8').split('\n'); // after the last newline: '' or a torn line
+    const records: (StepMetrics | EvalMetrics)[] = [];
+    lines.forEach((line, i) => {
+      if (line.trim() === '') return;
+      try {
+        records.push(JSON.parse(line));
+      } catch (err) {
+        if (i === lines.length - 1) return;
+        throw new Error(`${this.path} line ${i + 1}: not valid JSON (${(err as Error).message})`);
+      }
+    });
+    return records;
   }
 
   /** Writes loss.svg: train loss per step, validation loss per evaluation with a dot at each (Vega-Lite). */
@@ -76,8 +100,7 @@ export class MetricsLog {
     const svg = await view.toSVG();
     view.finalize();
     const path = join(this.out, 'loss.svg');
-    writeFileSync(path + '.tmp', svg);
-    renameSync(path + '.tmp', path);
+    writeText(path, svg, 'replace');
     return path;
   }
 }

@@ -10,6 +10,7 @@ import { parseTrainCommand } from './config.ts';
 import { TINYSTORIES_COMMAND } from './commands.ts';
 import { ConfigError } from './errors.ts';
 import { train } from './loop.ts';
+import { checkOut } from './run_dir.ts';
 import { defaultBackendName, useBackend } from './backend_flag.ts';
 import { runCli } from './cli.ts';
 import { pretokenizeSplit } from '../data/prepare.ts';
@@ -26,6 +27,7 @@ runCli('train:tinystories', async () => {
   const sourceDir = values.source as string;
   const maxExamples = values['max-examples'] as number | undefined;
   if (cfg.data === null) throw new ConfigError('the tinystories preset needs --data DIR');
+  checkOut(cfg); // before the download and pretokenizing, which can take minutes
   if (values.data === undefined || !existsSync(join(cfg.data, 'train.bin'))) {
     const splits = [
       ['train', 'train.txt'],

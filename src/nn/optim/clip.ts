@@ -1,18 +1,22 @@
-// Gradient clipping by global L2 norm, as torch.nn.utils.clip_grad_norm_:
+// Global L2 norms, and gradient clipping by one, as torch.nn.utils.clip_grad_norm_:
 //   norm = √(Σ over all grads of Σ g²);  if norm > maxNorm, every g ← g · maxNorm/(norm + 1e-6)
 // The scale min(1, maxNorm/(norm + 1e-6)) is computed with tensor ops, so on a GPU
 // backend nothing is read back; the norm is returned as a scalar tensor.
 import { noGrad, zeros, type Tensor } from '../../autograd/tensor.ts';
 
-/** √(Σ g²) over the gradients of all params (a scalar tensor; 0 if none has a gradient). */
-export function gradNorm(params: Tensor[]): Tensor {
+/** √(Σ x²) over every element of every tensor (a scalar tensor; 0 for none). Not finite if any element is not, or Σ x² overflows. */
+export function globalNorm(tensors: Tensor[]): Tensor {
   return noGrad(() => {
-    const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
-    if (grads.length === 0) return zeros([]);
-    let sq = grads[0].mul(grads[0]).sum();
-    for (const g of grads.slice(1)) sq = sq.add(g.mul(g).sum());
+    if (tensors.length === 0) return zeros([]);
+    let sq = tensors[0].mul(tensors[0]).sum();
+    for (const t of tensors.slice(1)) sq = sq.add(t.mul(t).sum());
     return sq.sqrt();
   });
+}
+
+/** √(Σ g²) over the gradients of all params (a scalar tensor; 0 if none has a gradient). */
+export function gradNorm(params: Tensor[]): Tensor {
+  return globalNorm(params.map((p) => p.grad).filter((g): g is Tensor => g !== null));
 }
 
 /** Scales all gradients so their global norm is at most maxNorm; returns the norm before clipping. */
