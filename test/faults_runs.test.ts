@@ -214,7 +214,7 @@ test('train:tinystories checks --out before it pretokenizes anything', () => {
 
 test('--seed must be an integer in [0, 2³² − 1] (the seed is 32 bits: larger ones would alias)', () => {
   for (const seed of ['-1', '4294967296', '1e300']) {
-    assert.throws(() => parseTrainArgs([`--seed=${seed}`]), (err: Error) => err instanceof ConfigError && err.message === `--seed must be an integer in [0, 4294967295], got ${Number(seed)}`, seed);
+    assert.throws(() => parseTrainArgs([`--seed=${seed}`]), (err: Error) => err instanceof ConfigError && err.message.startsWith(`--seed: expected an integer in [0, 4294967295], got '${seed}'`), seed);
   }
   assert.equal(parseTrainArgs(['--seed', '4294967295']).seed, 4294967295);
 });
