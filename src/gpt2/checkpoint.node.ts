@@ -139,7 +139,7 @@ export function loadModel(dir: string, opts: GPT2ModelOptions = {}): GPT2Model {
   } catch (err) {
     throw new Error(`${configPath}: not valid JSON (${(err as Error).message})`);
   }
-  const model = new GPT2Model(fromHfConfig(json, configPath), { ...opts, init: false }); // no draws: the file has every weight
+  const model = new GPT2Model(fromHfConfig(json, configPath), { seed: opts.seed, init: false }); // no draws: the file has every weight
   const file = SafetensorsFile.open(weightsPath);
   try {
     loadTensors(model, { tensors: file.header.tensors, read: (key) => file.read(key) }, weightsPath);
