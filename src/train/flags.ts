@@ -7,7 +7,7 @@ import { ConfigError } from './errors.ts';
 import { defaultBackendName, useBackend } from './backend_flag.ts';
 
 /** util.parseArgs, strict, with its errors turned into ConfigErrors. */
-export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(options: O, args: string[]) {
+export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(options: O, args: string[]): ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: false }>>['values'] {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (err) {

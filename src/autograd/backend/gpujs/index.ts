@@ -3,7 +3,7 @@
 // ./kernels.ts. Promise: each factory resolves to a working Backend whose kernels really ran
 // on the requested gpu.js mode, or rejects saying what is missing and how to get it.
 import { createRequire } from 'node:module';
-import { registeredBackends, setBackend, withFallback } from '../index.ts';
+import { registeredBackends, setBackend, withFallback, type BackendOptions } from '../index.ts';
 import { referenceBackend } from '../reference/index.ts';
 import type { Backend } from '../backend.ts';
 import { createDeviceBackend } from './device.ts';
@@ -62,7 +62,7 @@ export async function createHeadlessGLBackend(): Promise<Backend> {
   try {
     createContext = createRequire(import.meta.url)('gl');
   } catch (e) {
-    throw new Error(`headlessgl: the 'gl' module (headless-gl) is not built; it is opt-in because it compiles from source for minutes: run \`npm run setup:headlessgl\` in a tsgrad checkout, or \`npm install gl\` (allowing its install script) in a project that uses tsgrad (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(`headlessgl: headless-gl (npm 'gl') is not installed or not built; it is opt-in because it compiles from source for minutes: run \`npm run setup:headlessgl\` in a tsgrad checkout, or \`npm install gl\` (allowing its install script) in a project that uses tsgrad (${(e as Error).message.split('\n')[0]})`);
   }
   const ctx = createContext(1, 1);
   if (!ctx) throw new Error(`headlessgl: no GL context opens${process.env.DISPLAY ? '' : ' (DISPLAY is unset: run under xvfb-run -a)'}`);
@@ -123,14 +123,14 @@ interface WebGLRenderingContextLike {
 
 /**
  * 'auto': webgpu if a hardware adapter answers, else headlessgl if a GL context opens, else
- * the 'cpu' backend (or the reference 'js' where 'cpu' is not registered). Says on stderr
- * which. A software WebGPU adapter (lavapipe: `info.isFallbackAdapter`) is passed over: it
+ * the 'cpu' backend (or the reference 'js' where 'cpu' is not registered). Tells `opts.log`
+ * which, and why. A software WebGPU adapter (lavapipe: `info.isFallbackAdapter`) is passed over: it
  * runs at about 1 GFLOP/s, far below 'cpu'; ask for `--backend webgpu` to use it anyway.
  */
-export async function createAutoBackend(): Promise<Backend> {
+export async function createAutoBackend(opts: BackendOptions = {}): Promise<Backend> {
   const reasons: string[] = [];
   const picked = (name: string): void => {
-    process.stderr.write(`tsgrad: backend auto → ${name}${reasons.length ? ` (${reasons.join('; ')})` : ''}\n`);
+    opts.log?.(`tsgrad: backend auto → ${name}${reasons.length ? ` (${reasons.join('; ')})` : ''}`);
   };
   try {
     if (await hasSoftwareAdapter()) reasons.push('webgpu: software adapter only (lavapipe)');
