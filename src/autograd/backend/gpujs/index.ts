@@ -62,7 +62,7 @@ export async function createHeadlessGLBackend(): Promise<Backend> {
   try {
     createContext = createRequire(import.meta.url)('gl');
   } catch (e) {
-    throw new Error(`headlessgl: headless-gl (npm 'gl') is not installed or not built; it is opt-in because it compiles from source for minutes: run \`npm run setup:headlessgl\` in a tsgrad checkout, or \`npm install gl\` (allowing its install script) in a project that uses tsgrad (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(`headlessgl: headless-gl (npm 'gl', opt-in: it compiles for minutes) is not installed or not built: run \`npm run setup:headlessgl\` in a tsgrad checkout, or \`npm install gl\` in a project that uses tsgrad (${(e as Error).message.split('\n')[0]})`);
   }
   const ctx = createContext(1, 1);
   if (!ctx) throw new Error(`headlessgl: no GL context opens${process.env.DISPLAY ? '' : ' (DISPLAY is unset: run under xvfb-run -a)'}`);
