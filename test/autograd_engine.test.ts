@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { concat, isGradEnabled, layerNorm, noGrad, ones, randn, tensor, zeros, type Tensor } from '../src/autograd/index.ts';
+import { concat, isGradEnabled, layerNorm, noGrad, ones, randn, referenceBackend, tensor, zeros, type Backend, type Tensor } from '../src/autograd/index.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 import { property, seedArb, shapeArb, t64 } from './helpers/arbitraries.ts';
 
@@ -166,6 +166,22 @@ describe('seeds and errors', () => {
 
   test('item() of a multi-element tensor throws', () => {
     assert.throws(() => ones([2]).item(), /item: tensor of shape \[2\] has 2 elements, not 1/);
+    return assert.rejects(ones([2]).toNumber(), /toNumber: tensor of shape \[2\] has 2 elements, not 1/);
+  });
+
+  test('toNumber() reads one number where item() cannot: on a backend that reads back only asynchronously (as WebGPU)', async () => {
+    const asyncOnly: Backend = {
+      ...referenceBackend,
+      name: 'async-only',
+      asyncOnly: true,
+      toHost: () => {
+        throw new Error('async-only: reading numbers back is asynchronous here');
+      },
+    };
+    const loss = tensor([2, 3], { backend: asyncOnly }).mul(tensor([4, 5], { backend: asyncOnly })).sum(); // 2·4 + 3·5
+    assert.throws(() => loss.item(), /asynchronous/);
+    assert.equal(await loss.toNumber(), 23);
+    assert.equal(await tensor([1.5]).toNumber(), tensor([1.5]).item());
   });
 });
 

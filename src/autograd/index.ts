@@ -8,6 +8,6 @@ export { dropout } from './ops/dropout.ts';
 export { crossEntropy, linearCrossEntropy, type CrossEntropyOptions } from './fused/cross_entropy.ts';
 export { layerNorm } from './fused/layernorm.ts';
 export { causalAttention } from './fused/attention.ts';
-export { Rng } from './random.ts';
-export { getBackend, setBackend, registerBackend, registeredBackends, withFallback, referenceBackend } from './backend/index.ts';
+export { Rng, manualSeed, defaultRng } from './random.ts';
+export { getBackend, setBackend, ready, registerBackend, registeredBackends, withFallback, referenceBackend, type BackendOptions } from './backend/index.ts';
 export type { Backend, Storage, HostArray, DeviceArray, DType } from './backend/backend.ts';

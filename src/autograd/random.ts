@@ -1,12 +1,17 @@
 // A small seeded pseudo-random generator (sfc32) used wherever tsgrad needs randomness:
 // weight init, dropout masks, sampling, data shuffling. Same seed, same numbers, on every
 // platform; its state can be saved and restored so a resumed run continues the stream.
+// One global generator (defaultRng, seeded 0 at start; manualSeed(n) reseeds it, as PyTorch's
+// torch.manual_seed) serves every layer, randn and dropout not given its own rng or seed, so
+// two fresh layers get different weights and a program's numbers follow from its seed.
 // Promise: deterministic; uniform() in [0, 1); normal() standard normal (Box–Muller).
 
 export class Rng {
   private s: Uint32Array; // sfc32 state: a, b, c, counter
 
+  /** Only the seed's low 32 bits count; a seed that is not an integer is an error. */
   constructor(seed = 0) {
+    if (!Number.isSafeInteger(seed)) throw new Error(`Rng: seed must be an integer, got ${seed}`);
     this.s = new Uint32Array(4);
     // spread the seed into the state with splitmix32, then discard a few outputs
     let z = seed >>> 0;
@@ -71,4 +76,25 @@ export class Rng {
     if (state.length !== 4) throw new Error(`Rng.setState: expected 4 numbers, got ${state.length}`);
     this.s.set(state);
   }
+}
+
+const global = new Rng(0);
+
+/** The global generator: what layers, randn, dropout and generate draw from without an rng or seed of their own. */
+export function defaultRng(): Rng {
+  return global;
+}
+
+/**
+ * Reseeds the global generator (PyTorch's torch.manual_seed): the same seed, then the same
+ * sequence of layer inits, randn calls and dropout masks, gives the same numbers. Only the
+ * seed's low 32 bits count.
+ */
+export function manualSeed(seed: number): void {
+  global.setState(new Rng(seed).getState());
+}
+
+/** `rng` if given, else a fresh Rng(seed) if a seed is given, else the global generator. */
+export function rngFrom(opts: { rng?: Rng; seed?: number }): Rng {
+  return opts.rng ?? (opts.seed !== undefined ? new Rng(opts.seed) : global);
 }

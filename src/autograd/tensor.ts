@@ -5,7 +5,7 @@
 import type { Backend, DType, HostArray, Storage } from './backend/backend.ts';
 import { getBackend, referenceBackend } from './backend/index.ts';
 import { fmt, numel, type Shape } from './shape.ts';
-import { Rng } from './random.ts';
+import { rngFrom, type Rng } from './random.ts';
 import { profiler } from './backend/profile.ts';
 import * as ew from './ops/elementwise.ts';
 import * as red from './ops/reduce.ts';
@@ -90,10 +90,20 @@ export class Tensor {
     return this.backend.toHostAsync(this.storage);
   }
 
-  /** The single number of a one-element tensor. */
+  /** The single number of a one-element tensor (a device backend copies it back; WebGPU cannot: use toNumber()). */
   item(): number {
-    if (this.size !== 1) throw new Error(`item: tensor of shape ${fmt(this.shape)} has ${this.size} elements, not 1`);
+    this.checkScalar('item');
     return this.data[0];
+  }
+
+  /** The single number of a one-element tensor, on every backend (WebGPU included): `await loss.toNumber()`. */
+  async toNumber(): Promise<number> {
+    this.checkScalar('toNumber');
+    return (await this.toArray())[0];
+  }
+
+  private checkScalar(method: string): void {
+    if (this.size !== 1) throw new Error(`${method}: tensor of shape ${fmt(this.shape)} has ${this.size} elements, not 1`);
   }
 
   /** Nested JavaScript arrays, for printing and tests. */
@@ -332,9 +342,9 @@ export function ones(shape: Shape, opts: Omit<TensorOptions, 'shape'> = {}): Ten
   return full(shape, 1, opts);
 }
 
-/** Normal(mean, std) numbers from a seeded generator (pass `rng` to continue a stream). */
+/** Normal(mean, std) numbers from `rng`, or a fresh Rng(seed), or else the global generator (see manualSeed). */
 export function randn(shape: Shape, opts: Omit<TensorOptions, 'shape'> & { seed?: number; rng?: Rng; mean?: number; std?: number } = {}): Tensor {
-  const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+  const rng = rngFrom(opts);
   const { mean = 0, std = 1 } = opts;
   const values = new Float64Array(numel(shape));
   for (let i = 0; i < values.length; i++) values[i] = mean + std * rng.normal();

@@ -10,7 +10,10 @@ export const EOT = 50256;
 /** Number of GPT-2 token ids (0 … 50256). */
 export const VOCAB_SIZE = 50257;
 
-const encoder = new Tiktoken(gpt2);
+// Built on first use: building the BPE tables takes about half a second, which importing
+// tsgrad (generate needs EOT from here) should not pay.
+let tiktoken: Tiktoken | null = null;
+const encoder = (): Tiktoken => (tiktoken ??= new Tiktoken(gpt2));
 // The same pre-tokenizer regex tiktoken splits text with before BPE-merging each piece.
 const pieceRegex = new RegExp(gpt2.pat_str, 'gu');
 
@@ -29,7 +32,7 @@ export function encodeOrdinary(text: string): number[] {
     let pieceIds = pieceCache.get(piece);
     if (pieceIds === undefined) {
       // allowedSpecial = [] and disallowedSpecial = [] is js-tiktoken's encode_ordinary
-      pieceIds = encoder.encode(piece, [], []);
+      pieceIds = encoder().encode(piece, [], []);
       if (pieceCache.size >= MAX_CACHED_PIECES) pieceCache.clear();
       pieceCache.set(piece, pieceIds);
     }
@@ -40,7 +43,7 @@ export function encodeOrdinary(text: string): number[] {
 
 /** The text of token ids (ids, not logits: see argmaxTokens). EOT decodes to "<|endoftext|>". */
 export function decode(ids: ArrayLike<number>): string {
-  return encoder.decode(Array.from(ids));
+  return encoder().decode(Array.from(ids));
 }
 
 /**

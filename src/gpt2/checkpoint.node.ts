@@ -175,7 +175,7 @@ function loadModelFiles(configPath: string, weightsPath: string, opts: GPT2Model
   const file = SafetensorsFile.open(weightsPath);
   try {
     checkCheckpoint(cfg, file.header.tensors, `${weightsPath} (with ${configPath})`);
-    const model = new GPT2Model(cfg, { ...opts, init: false }); // no draws: the file has every weight
+    const model = new GPT2Model(cfg, { seed: opts.seed, init: false }); // no draws: the file has every weight
     loadTensors(model, { tensors: file.header.tensors, read: (key) => file.read(key) }, weightsPath);
     return model;
   } finally {

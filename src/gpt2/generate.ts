@@ -5,7 +5,7 @@
 // keys and values of positions already seen); the same seed gives the same tokens; logits
 // that are not finite (weights with NaN/Inf, or that overflow) are an error, never a token.
 import { noGrad } from '../autograd/tensor.ts';
-import { Rng } from '../autograd/random.ts';
+import { rngFrom, type Rng } from '../autograd/random.ts';
 import { EOT } from '../data/tokenizer.ts';
 import type { GPT2Model, KVCache } from './model.ts';
 
@@ -20,7 +20,7 @@ export interface SamplingOptions {
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
-  /** Seeds the sampling Rng. Default 0. */
+  /** Seeds a fresh sampling Rng; without it, tokens are drawn from the global generator (see manualSeed). */
   seed?: number;
   /** Stop when the model emits <|endoftext|> (which is then not returned). Default false. */
   stopAtEot?: boolean;
@@ -90,12 +90,12 @@ export function sampleNext(logits: ArrayLike<number>, opts: SamplingOptions, rng
  * every backend (WebGPU can only read back asynchronously).
  */
 export async function generate(model: GPT2Model, prompt: ArrayLike<number>, opts: GenerateOptions): Promise<number[]> {
-  const { maxNewTokens, seed = 0, stopAtEot = false, onToken, useCache = true } = opts;
+  const { maxNewTokens, stopAtEot = false, onToken, useCache = true } = opts;
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new Error(`generate: maxNewTokens must be an integer ≥ 0, got ${maxNewTokens}`);
   if (prompt.length === 0) throw new Error('generate: the prompt is empty (give at least one token, e.g. <|endoftext|> = 50256)');
   checkSampling(opts);
   const n_ctx = model.cfg.n_ctx;
-  const rng = new Rng(seed);
+  const rng = rngFrom(opts);
   const context = Array.from(prompt);
   const out: number[] = [];
   const wasTraining = model.training;

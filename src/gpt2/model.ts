@@ -6,8 +6,9 @@
 import type { Tensor } from '../autograd/tensor.ts';
 import { linear } from '../autograd/ops/matmul.ts';
 import { crossEntropy, linearCrossEntropy } from '../autograd/fused/cross_entropy.ts';
-import { Rng } from '../autograd/random.ts';
+import { defaultRng, Rng } from '../autograd/random.ts';
 import { Module } from '../nn/module.ts';
+import { knownOptions } from '../nn/options.ts';
 import { Dropout, Embedding, GELU, LayerNorm, Linear } from '../nn/layers.ts';
 import { CausalSelfAttention, type KVCache } from '../nn/attention.ts';
 import { validateConfig, type GPT2Config } from './config.ts';
@@ -74,7 +75,7 @@ export interface GPT2Output {
 }
 
 export interface GPT2ModelOptions {
-  /** Seeds the one Rng used for the weight init and then by every dropout. Default 0. */
+  /** Seeds the model's one Rng, used for the weight init and then by every dropout. Default: a seed drawn from the global generator (see manualSeed). */
   seed?: number;
   /** false: all weights zero, no random draws (the caller loads weights next). Default true. */
   init?: boolean;
@@ -95,8 +96,9 @@ export class GPT2Model extends Module {
 
   constructor(cfg: GPT2Config, opts: GPT2ModelOptions = {}) {
     super();
+    knownOptions('GPT2Model', opts, { seed: true, init: true } satisfies Record<keyof GPT2ModelOptions, true>);
     this.cfg = validateConfig(cfg);
-    this.rng = new Rng(opts.seed ?? 0);
+    this.rng = new Rng(opts.seed ?? defaultRng().nextUint32());
     const rng = this.rng;
     const std = opts.init === false ? 0 : cfg.init_range;
     // GPT-2's scaled init for the projections that write into the residual stream (c_proj):

@@ -7,9 +7,10 @@
 import { tensor, type Tensor } from '../autograd/tensor.ts';
 import { concat } from '../autograd/ops/layout.ts';
 import { causalAttention } from '../autograd/fused/attention.ts';
-import type { Rng } from '../autograd/random.ts';
+import { rngFrom, type Rng } from '../autograd/random.ts';
 import { Module } from './module.ts';
 import { Dropout, Linear } from './layers.ts';
+import { knownOptions } from './options.ts';
 
 /** Keys and values of the positions seen so far, [B, H, Tpast, D] each; grown by forward. */
 export interface KVCache {
@@ -39,7 +40,10 @@ export function attentionComposed(q: Tensor, k: Tensor, v: Tensor, dropWeights: 
 
 export interface AttentionOptions {
   dropout?: number;
+  /** The generator for the init and the dropout masks (default: the global one, see manualSeed). */
   rng?: Rng;
+  /** Use a fresh Rng(seed) instead. */
+  seed?: number;
   /** std of the normal init of c_attn.weight (PyTorch default init when absent). */
   std?: number;
   /** std of c_proj.weight; GPT-2 scales it by 1/√(2·n_layers). */
@@ -58,11 +62,13 @@ export class CausalSelfAttention extends Module {
     opts: AttentionOptions = {},
   ) {
     super();
+    knownOptions('CausalSelfAttention', opts, { dropout: true, rng: true, seed: true, std: true, projStd: true } satisfies Record<keyof AttentionOptions, true>);
     if (d_model % n_heads !== 0) throw new Error(`CausalSelfAttention: d_model ${d_model} is not divisible by n_heads ${n_heads}`);
-    this.c_attn = new Linear(d_model, 3 * d_model, { rng: opts.rng, std: opts.std });
-    this.c_proj = new Linear(d_model, d_model, { rng: opts.rng, std: opts.projStd ?? opts.std });
-    this.attn_dropout = new Dropout(opts.dropout ?? 0, opts.rng);
-    this.resid_dropout = new Dropout(opts.dropout ?? 0, opts.rng);
+    const rng = rngFrom(opts);
+    this.c_attn = new Linear(d_model, 3 * d_model, { rng, std: opts.std });
+    this.c_proj = new Linear(d_model, d_model, { rng, std: opts.projStd ?? opts.std });
+    this.attn_dropout = new Dropout(opts.dropout ?? 0, rng);
+    this.resid_dropout = new Dropout(opts.dropout ?? 0, rng);
   }
 
   /** x [B, T, C] → [B, T, C]. With a cache, x holds only the new positions. */

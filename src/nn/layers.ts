@@ -1,20 +1,26 @@
 // The basic layers, each a thin Module around one autograd op: Linear, Embedding,
 // LayerNorm, GELU, Dropout. Weights are shaped as in PyTorch (Linear weight [out, in]).
-// Initialisation follows PyTorch's defaults unless a std is given; randomness comes from a
-// seeded Rng so a model is reproducible from its seed.
+// Initialisation follows PyTorch's defaults unless a std is given; randomness comes from the
+// layer's own `rng` or `seed` if given, else from the global generator (manualSeed), so two
+// fresh layers differ and a program is reproducible from its seed.
 import { tensor, ones, zeros, randn, type Tensor } from '../autograd/tensor.ts';
-import { Rng } from '../autograd/random.ts';
+import { defaultRng, rngFrom, type Rng } from '../autograd/random.ts';
 import { linear } from '../autograd/ops/matmul.ts';
 import { embedding } from '../autograd/ops/embedding.ts';
 import { dropout } from '../autograd/ops/dropout.ts';
 import { layerNorm } from '../autograd/fused/layernorm.ts';
 import { Module } from './module.ts';
+import { knownOptions } from './options.ts';
 
 export interface InitOptions {
+  /** The generator to draw the weights from (default: the global one, see manualSeed). */
   rng?: Rng;
+  /** Draw the weights from a fresh Rng(seed) instead. */
+  seed?: number;
   /** Normal(0, std) weights instead of PyTorch's default init. */
   std?: number;
 }
+const INIT_OPTIONS = { rng: true, seed: true, std: true } as const satisfies Record<keyof InitOptions, true>;
 
 /** Uniform(−bound, bound) parameter, PyTorch's default for Linear. */
 function uniform(shape: number[], bound: number, rng: Rng): Tensor {
@@ -35,7 +41,8 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, opts: InitOptions & { bias?: boolean } = {}) {
     super();
-    const rng = opts.rng ?? new Rng(0);
+    knownOptions('Linear', opts, { ...INIT_OPTIONS, bias: true });
+    const rng = rngFrom(opts);
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = opts.std !== undefined ? normal([outFeatures, inFeatures], opts.std, rng) : uniform([outFeatures, inFeatures], bound, rng);
     this.bias = opts.bias === false ? null : opts.std !== undefined ? zeros([outFeatures], { requiresGrad: true }) : uniform([outFeatures], bound, rng);
@@ -52,7 +59,8 @@ export class Embedding extends Module {
 
   constructor(numEmbeddings: number, embeddingDim: number, opts: InitOptions = {}) {
     super();
-    this.weight = normal([numEmbeddings, embeddingDim], opts.std ?? 1, opts.rng ?? new Rng(0));
+    knownOptions('Embedding', opts, INIT_OPTIONS);
+    this.weight = normal([numEmbeddings, embeddingDim], opts.std ?? 1, rngFrom(opts));
   }
 
   /** ids of shape idsShape → [...idsShape, embeddingDim]. */
@@ -87,11 +95,11 @@ export class GELU extends Module {
   }
 }
 
-/** Zeroes elements with probability p while training; the identity in eval mode. */
+/** Zeroes elements with probability p while training; the identity in eval mode. Masks come from `rng` (default: the global generator). */
 export class Dropout extends Module {
   constructor(
     readonly p: number,
-    readonly rng: Rng = new Rng(0),
+    readonly rng: Rng = defaultRng(),
   ) {
     super();
   }

@@ -14,7 +14,7 @@ export async function useBackend(name: string, opts: { profile?: boolean } = {})
   if (!registeredBackends().includes(name)) {
     throw new ConfigError(`--backend: unknown backend '${name}' (known: ${registeredBackends().join(', ')})`);
   }
-  await setBackend(name);
+  await setBackend(name, { log: (line) => process.stderr.write(`${line}\n`) });
   if (opts.profile) await setBackend(withProfiling(getBackend()));
   return getBackend();
 }

@@ -6,4 +6,4 @@ registerBackend('cpu', () => import('./cpu/index.ts').then((m) => m.createCpuBac
 registerBackend('webgpu', () => import('./gpujs/index.ts').then((m) => m.createWebGPUBackend()));
 registerBackend('headlessgl', () => import('./gpujs/index.ts').then((m) => m.createHeadlessGLBackend()));
 registerBackend('webasm', () => import('./gpujs/index.ts').then((m) => m.createWebAsmBackend()));
-registerBackend('auto', () => import('./gpujs/index.ts').then((m) => m.createAutoBackend()));
+registerBackend('auto', (opts) => import('./gpujs/index.ts').then((m) => m.createAutoBackend(opts)));

@@ -1,10 +1,11 @@
 // Which backend runs the kernels. One backend is current at a time; tensors remember the
 // backend that holds their numbers, and float64 tensors always live on the reference.
-// Promise: `setBackend(name)` loads a backend by name (they register themselves through
-// ./available.ts); `withFallback` fills the kernels a fast backend leaves out with the
-// reference ones, so a backend can implement only its hot ops. A factory that cannot start
-// because something it needs is absent here (no adapter, a native module not built, no
-// display) rejects with BackendUnavailable; any other rejection means the backend is broken.
+// Promise: `setBackend(name)` loads a backend by name (the Node entry registers them through
+// ./available.ts); `ready()` makes the fastest one this platform has current, quietly;
+// `withFallback` fills the kernels a fast backend leaves out with the reference ones, so a
+// backend can implement only its hot ops. A factory that cannot start because something it
+// needs is absent here (no adapter, a native module not built, no display) rejects with
+// BackendUnavailable; any other rejection means the backend is broken.
 import type { Backend } from './backend.ts';
 import { referenceBackend } from './reference/index.ts';
 import { composedLinearCrossEntropy } from './linear_cross_entropy.ts';
@@ -12,8 +13,13 @@ import { composedLinearCrossEntropy } from './linear_cross_entropy.ts';
 export type { Backend } from './backend.ts';
 export { referenceBackend };
 
+export interface BackendOptions {
+  /** Receives the line a backend says about itself ('auto': which backend it chose, and why); without it, nothing is said. */
+  log?: (line: string) => void;
+}
+
 let current: Backend = referenceBackend;
-const factories = new Map<string, () => Promise<Backend>>();
+const factories = new Map<string, (opts: BackendOptions) => Promise<Backend>>();
 
 /**
  * A backend cannot start because this machine lacks something it needs, not because it is
@@ -25,7 +31,7 @@ export class BackendUnavailable extends Error {
 }
 
 /** Makes a backend loadable by name with setBackend. */
-export function registerBackend(name: string, factory: () => Promise<Backend>): void {
+export function registerBackend(name: string, factory: (opts: BackendOptions) => Promise<Backend>): void {
   factories.set(name, factory);
 }
 
@@ -39,7 +45,7 @@ export function getBackend(): Backend {
 }
 
 /** Makes `backend` (a name, or an instance) current and returns it. */
-export async function setBackend(backend: string | Backend): Promise<Backend> {
+export async function setBackend(backend: string | Backend, opts: BackendOptions = {}): Promise<Backend> {
   if (typeof backend !== 'string') {
     current = backend;
     return current;
@@ -50,7 +56,22 @@ export async function setBackend(backend: string | Backend): Promise<Backend> {
   }
   const factory = factories.get(backend);
   if (!factory) throw new Error(`setBackend: unknown backend '${backend}' (known: ${registeredBackends().join(', ')})`);
-  current = await factory();
+  current = await factory(opts);
+  return current;
+}
+
+let best: Promise<Backend> | null = null;
+
+/**
+ * Makes the fastest backend available here current and resolves to it: 'auto' where it is
+ * registered (the Node entry registers it: webgpu on a hardware GPU, else headlessgl, else
+ * 'cpu'), else the reference 'js'. Chosen once; later calls make the same instance current
+ * again. Create tensors after it: until then they live on 'js'. Says nothing unless given
+ * `log` (e.g. `ready({ log: console.error })`).
+ */
+export async function ready(opts: BackendOptions = {}): Promise<Backend> {
+  best ??= factories.has('auto') ? factories.get('auto')!(opts) : Promise.resolve(referenceBackend);
+  current = await best;
   return current;
 }
 

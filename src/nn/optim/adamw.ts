@@ -5,6 +5,7 @@
 import type { Storage } from '../../autograd/backend/backend.ts';
 import { hostLike, type Tensor } from '../../autograd/tensor.ts';
 import type { Optimizer } from './optimizer.ts';
+import { knownOptions } from '../options.ts';
 
 export interface AdamWOptions {
   lr?: number;
@@ -12,6 +13,7 @@ export interface AdamWOptions {
   eps?: number;
   weightDecay?: number;
 }
+const ADAMW_OPTIONS = { lr: true, betas: true, eps: true, weightDecay: true } as const satisfies Record<keyof AdamWOptions, true>;
 
 export interface ParamGroup extends AdamWOptions {
   params: Tensor[];
@@ -32,8 +34,10 @@ export class AdamW implements Optimizer {
 
   /** params: a list of tensors, or groups that override the defaults (e.g. weightDecay 0 for biases). */
   constructor(params: Tensor[] | ParamGroup[], defaults: AdamWOptions = {}) {
+    knownOptions('AdamW', defaults, ADAMW_OPTIONS);
     const d = { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0.01, ...defaults };
     const groups: ParamGroup[] = params.length > 0 && 'params' in params[0] ? (params as ParamGroup[]) : [{ params: params as Tensor[] }];
+    for (const g of groups) knownOptions('AdamW parameter group', g, { ...ADAMW_OPTIONS, params: true });
     this.groups = groups.map((g) => ({ ...d, ...g }));
   }
 

@@ -5,6 +5,7 @@
 import type { Storage } from '../../autograd/backend/backend.ts';
 import { hostLike, noGrad, Tensor } from '../../autograd/tensor.ts';
 import type { Optimizer } from './optimizer.ts';
+import { knownOptions } from '../options.ts';
 
 export interface SGDOptions {
   lr?: number;
@@ -20,6 +21,7 @@ export class SGD implements Optimizer {
     private readonly parameters: Tensor[],
     opts: SGDOptions = {},
   ) {
+    knownOptions('SGD', opts, { lr: true, momentum: true, weightDecay: true } satisfies Record<keyof SGDOptions, true>);
     this.opts = { lr: 1e-3, momentum: 0, weightDecay: 0, ...opts };
   }
 

@@ -113,7 +113,9 @@ export async function startPool(
   const localArgs = new Float64Array(localBuf);
   await Promise.all(
     Array.from({ length: workers }, (_, i) => new Promise<Worker>((resolve, reject) => {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, ctlBuf, chunkBuf, localBuf, names, id: i + 1 } });
+      // the source is CommonJS: a parent run as `node --input-type=module` must not pass that on
+      const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { module, memory, ctlBuf, chunkBuf, localBuf, names, id: i + 1 } });
       w.once('message', () => {
         w.unref(); // from now on an idle pool must not keep the process alive
         resolve(w);

@@ -213,7 +213,7 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
     ...guarded,
     fromHost: (h) => upload(h.length, h),
     toHost(x) {
-      if (o.asyncOnly) throw new Error(`${name}: reading numbers back is asynchronous here; use \`await tensor.toArray()\``);
+      if (o.asyncOnly) throw new Error(`${name}: reading numbers back is asynchronous here; use \`await tensor.toArray()\`, or \`await tensor.toNumber()\` for one number`);
       const h = read(x);
       if (h instanceof Promise) throw new Error(`${name}: value still pending`);
       return h;

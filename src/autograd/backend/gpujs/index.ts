@@ -6,7 +6,7 @@
 // rejects with a plain Error when the backend is there but broken (a probe kernel that ran on
 // the wrong mode or computed the wrong numbers, a module that fails to load).
 import { createRequire } from 'node:module';
-import { BackendUnavailable, registeredBackends, setBackend, withFallback } from '../index.ts';
+import { BackendUnavailable, registeredBackends, setBackend, withFallback, type BackendOptions } from '../index.ts';
 import { referenceBackend } from '../reference/index.ts';
 import type { Backend } from '../backend.ts';
 import { createDeviceBackend } from './device.ts';
@@ -66,7 +66,7 @@ export async function createHeadlessGLBackend(): Promise<Backend> {
     createContext = createRequire(import.meta.url)('gl');
   } catch (e) {
     if (!isNotBuilt(e)) throw e;
-    throw new BackendUnavailable(`headlessgl: the 'gl' package is not built (npm install-scripts approve gl && npm rebuild gl): ${(e as Error).message}`);
+    throw new BackendUnavailable(`headlessgl: headless-gl (npm 'gl', opt-in: it compiles for minutes) is not installed or not built: run \`npm run setup:headlessgl\` in a tsgrad checkout, or \`npm install gl\` in a project that uses tsgrad (${(e as Error).message.split('\n')[0]})`);
   }
   const ctx = createContext(1, 1);
   if (!ctx) throw new BackendUnavailable(`headlessgl: no GL context opens${process.env.DISPLAY ? '' : ' (DISPLAY is unset: run under xvfb-run -a)'}`);
@@ -133,17 +133,17 @@ interface WebGLRenderingContextLike {
 
 /**
  * 'auto': webgpu if a hardware adapter answers, else headlessgl if a GL context opens, else
- * the 'cpu' backend (or the reference 'js' where 'cpu' is not registered). Says on stderr
- * which, in one line. The adapter is asked for in a child process (adapter_probe.node.ts), so
+ * the 'cpu' backend (or the reference 'js' where 'cpu' is not registered). Tells `opts.log`
+ * which, and why. The adapter is asked for in a child process (adapter_probe.node.ts), so
  * Dawn is loaded here only when it will run the kernels. A software WebGPU adapter (lavapipe:
  * `info.isFallbackAdapter`) is passed over: it runs at about 1 GFLOP/s, far below 'cpu'; ask
  * for `--backend webgpu` to use it anyway.
  */
-export async function createAutoBackend(): Promise<Backend> {
+export async function createAutoBackend(opts: BackendOptions = {}): Promise<Backend> {
   const reasons: string[] = [];
   const firstLine = (e: unknown) => (e as Error).message.split('\n')[0];
   const picked = (name: string): void => {
-    process.stderr.write(`tsgrad: backend auto → ${name}${reasons.length ? ` (${reasons.join('; ')})` : ''}\n`);
+    opts.log?.(`tsgrad: backend auto → ${name}${reasons.length ? ` (${reasons.join('; ')})` : ''}`);
   };
   const { probeWebGPUAdapter } = await import('./adapter_probe.node.ts');
   const probe = await probeWebGPUAdapter();
