@@ -2,7 +2,10 @@
 // worker threads, WebAssembly compilation) loads only when setBackend asks for it.
 // Importing this file is what makes `--backend NAME` and `setBackend(NAME)` know the names.
 import { registerBackend } from './index.ts';
-registerBackend('cpu', () => import('./cpu/index.ts').then((m) => m.createCpuBackend()));
+registerBackend('cpu', async () => {
+  const [{ createCpuBackend }, { nodeThreads }] = await Promise.all([import('./cpu/index.ts'), import('./cpu/threads.node.ts')]);
+  return createCpuBackend(nodeThreads);
+});
 registerBackend('webgpu', () => import('./gpujs/index.ts').then((m) => m.createWebGPUBackend()));
 registerBackend('headlessgl', () => import('./gpujs/index.ts').then((m) => m.createHeadlessGLBackend()));
 registerBackend('webasm', () => import('./gpujs/index.ts').then((m) => m.createWebAsmBackend()));
