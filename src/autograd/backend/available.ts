@@ -6,7 +6,7 @@ registerBackend('cpu', async () => {
   const [{ createCpuBackend }, { nodeThreads }] = await Promise.all([import('./cpu/index.ts'), import('./cpu/threads.node.ts')]);
   return createCpuBackend(nodeThreads);
 });
-registerBackend('webgpu', () => import('./gpujs/index.ts').then((m) => m.createWebGPUBackend()));
-registerBackend('headlessgl', () => import('./gpujs/index.ts').then((m) => m.createHeadlessGLBackend()));
-registerBackend('webasm', () => import('./gpujs/index.ts').then((m) => m.createWebAsmBackend()));
-registerBackend('auto', (opts) => import('./gpujs/index.ts').then((m) => m.createAutoBackend(opts)));
+registerBackend('webgpu', () => import('./gpujs/index.node.ts').then((m) => m.createWebGPUBackend()));
+registerBackend('headlessgl', () => import('./gpujs/index.node.ts').then((m) => m.createHeadlessGLBackend()));
+registerBackend('webasm', () => import('./gpujs/index.node.ts').then((m) => m.createWebAsmBackend()));
+registerBackend('auto', (opts) => import('./gpujs/index.node.ts').then((m) => m.createAutoBackend(opts)));
