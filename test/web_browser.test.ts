@@ -43,7 +43,7 @@ const PAGE_WAIT_MS = 15 * 60_000;
 const CHROMIUM = process.env.TSGRAD_CHROMIUM ?? '/usr/bin/chromium';
 type Playwright = typeof import('playwright-core');
 
-const scratch = mkdtempSync(join(tmpdir(), 'tsgrad-web-'));
+const scratch = mkdtempSync(join(tmpdir(), 'tsgrad-web-test-'));
 const shots = join(scratch, 'screenshots');
 mkdirSync(shots);
 after(() => {

@@ -6,7 +6,6 @@
 // one line naming it; close() stops both servers.
 import { context } from 'esbuild';
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pageBuildOptions } from './bundle.ts';
@@ -30,10 +29,9 @@ export interface PageServer {
 }
 
 export async function servePage({ port, isolated = true }: PageServerOptions): Promise<PageServer> {
-  // esbuild serves its output from memory; the directory only names the served paths
-  const servedir = mkdtempSync(join(tmpdir(), 'tsgrad-web-'));
-  const ctx = await context(pageBuildOptions(servedir, false));
-  const upstream = await ctx.serve({ host: '127.0.0.1', port: 0, servedir });
+  // esbuild serves its output from memory, at paths relative to outdir (never written)
+  const ctx = await context({ ...pageBuildOptions(join(tmpdir(), 'tsgrad-web'), false), write: false });
+  const upstream = await ctx.serve({ host: '127.0.0.1', port: 0 });
   const extra: IncomingHttpHeaders = isolated ? ISOLATION_HEADERS : {};
   const proxy = createServer((req, res) => {
     const forward = request({ host: '127.0.0.1', port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
@@ -49,7 +47,6 @@ export async function servePage({ port, isolated = true }: PageServerOptions): P
   const close = async () => {
     await new Promise<void>((resolve) => proxy.close(() => resolve()));
     await ctx.dispose();
-    rmSync(servedir, { recursive: true, force: true });
   };
   try {
     await new Promise<void>((resolve, reject) => {
@@ -58,7 +55,6 @@ export async function servePage({ port, isolated = true }: PageServerOptions): P
     });
   } catch (e) {
     await ctx.dispose();
-    rmSync(servedir, { recursive: true, force: true });
     const busy = (e as { code?: string }).code === 'EADDRINUSE';
     throw new Error(busy ? `port ${port} on 127.0.0.1 is in use: pass --port N (0 picks a free one)` : `cannot listen on 127.0.0.1:${port}: ${(e as Error).message}`);
   }

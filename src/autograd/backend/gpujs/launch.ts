@@ -2,7 +2,7 @@
 // Promise: a kernel is compiled once per (output dims, argument types and classes) and cached, with
 // `pipeline` + `immutable` so each call returns a fresh result that stays where gpu.js
 // computed it (a GL texture, a WebGPU buffer, or for webasm a host typed array). gpu.js itself
-// comes from the platform's loader: load.node.ts (the bundle in dist/vendor) or load.web.ts.
+// comes from the platform: load.node.ts (the bundle in dist/vendor) or index.web.ts (its browser build).
 import type { ArgType, KernelDef } from './kernels.ts';
 
 /** The gpu.js modes tsgrad uses. */
