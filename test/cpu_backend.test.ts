@@ -18,6 +18,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { referenceBackend as ref } from '../src/autograd/backend/index.ts';
 import { createCpuBackend, type CpuBackend } from '../src/autograd/backend/cpu/index.ts';
+import { nodeThreads } from '../src/autograd/backend/cpu/threads.node.ts';
 import { Rng } from '../src/autograd/random.ts';
 import type { HostArray, MatmulParams } from '../src/autograd/backend/backend.ts';
 
@@ -26,10 +27,13 @@ fc.configureGlobal({ includeErrorInReport: true }); // show the failing assertio
 let cpu: CpuBackend; // the default: one thread per core
 let cpu3: CpuBackend; // three threads (more than the cores here), to exercise 3-way splits
 let cpuNoFma: CpuBackend; // mul + add instead of relaxed-SIMD FMA: the 5×8 micro-kernel
+// a platform that cannot share memory (a browser page that is not cross-origin isolated)
+let cpuUnshared: CpuBackend;
 before(async () => {
-  cpu = await createCpuBackend();
-  cpu3 = await createCpuBackend({ threads: 3 });
-  cpuNoFma = await createCpuBackend({ threads: 2, fma: false });
+  cpu = await createCpuBackend(nodeThreads);
+  cpu3 = await createCpuBackend(nodeThreads, { threads: 3 });
+  cpuNoFma = await createCpuBackend(nodeThreads, { threads: 2, fma: false });
+  cpuUnshared = await createCpuBackend({ ...nodeThreads, canShareMemory: () => false }, { threads: 3 });
 });
 
 function rand(n: number, seed: number, scale = 1): Float32Array {
@@ -103,6 +107,17 @@ test('matmul: three-way thread splits (rows, columns, batches) and the no-FMA ke
       }
     }
   }
+});
+
+test('without shared memory (a page that is not cross-origin isolated): one thread, unshared wasm memory, the same numbers', () => {
+  assert.equal(cpuUnshared.threads, 1, 'asked for 3 threads where memory cannot be shared');
+  for (const [batch, m, k, n] of [[1, 301, 130, 97], [5, 70, 80, 90]]) {
+    checkMatmul(cpuUnshared, { batch, m, k, n, transA: false, transB: true, aBatched: true, bBatched: true }, 10);
+  }
+  // the vocab row grows the unshared memory, which detaches its old buffer
+  const x = rand(5 * 50257, 12, 10);
+  const sm = ref.softmax(x, 5, 50257) as HostArray;
+  close('softmax [5, 50257] unshared', cpuUnshared.softmax(x, 5, 50257) as HostArray, sm, rel(sm, 1e-5, 1e-30));
 });
 
 test('matmul: GPT-2 lm-head shapes with vocab 50257 (few rows so the reference finishes)', () => {

@@ -30,14 +30,9 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { referenceBackend as ref } from '../src/autograd/backend/index.ts';
 import type { Backend, HostArray, MatmulParams, Storage, UnaryOp } from '../src/autograd/backend/backend.ts';
-import {
-  createHeadlessGLBackend,
-  createWebAsmBackend,
-  createWebGPUBackend,
-  kernelClassesOf,
-  resetTransferStats,
-  transferStats,
-} from '../src/autograd/backend/gpujs/index.ts';
+import { kernelClassesOf, resetTransferStats, transferStats } from '../src/autograd/backend/gpujs/index.ts';
+import { createHeadlessGLBackend, createWebAsmBackend, createWebGPUBackend } from '../src/autograd/backend/gpujs/index.node.ts';
+import { loadGpuJs } from '../src/autograd/backend/gpujs/load.node.ts';
 import { createDeviceBackend, PartedArray } from '../src/autograd/backend/gpujs/device.ts';
 import { KERNEL_CLASS, Launcher, type GpuMode } from '../src/autograd/backend/gpujs/launch.ts';
 import { Rng } from '../src/autograd/random.ts';
@@ -493,7 +488,7 @@ for (const mode of ['webasm', 'headlessgl', 'webgpu'] as const) {
 
 /** The webgpu device backend with a small array limit, so that small tensors are split into parts. */
 function smallParts(maxElements: number, partAlign: number): Backend {
-  return createDeviceBackend({ name: 'webgpu', launcher: new Launcher('webgpu'), asyncOnly: true, maxElements, partAlign, rowSplit: (rows) => [rows, 1] });
+  return createDeviceBackend({ name: 'webgpu', launcher: new Launcher(loadGpuJs(), 'webgpu'), asyncOnly: true, maxElements, partAlign, rowSplit: (rows) => [rows, 1] });
 }
 
 test('webgpu: tensors longer than one device array are split into parts, and the hot ops walk them', async (t) => {

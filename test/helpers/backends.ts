@@ -1,9 +1,10 @@
 // Starting a backend inside a test. A backend that is absent on this machine (its factory
 // rejects with BackendUnavailable: no WebGPU adapter, `gl` not built, no display) is skipped
 // with the reason; any other start-up error (a probe kernel that ran on the wrong mode or
-// returned wrong numbers) fails the test. TSGRAD_REQUIRE_BACKENDS=webgpu,headlessgl,webasm
-// (set by .ci/run, which installs what they need) turns the absence of a named backend into a
-// failure too, so CI cannot go green by skipping.
+// returned wrong numbers) fails the test. TSGRAD_REQUIRE_BACKENDS=webgpu,headlessgl,webasm,chromium
+// (set by .ci/run, which installs what they need; chromium: the browser of
+// test/web_browser.test.ts) turns the absence of a named one into a failure too, so CI cannot
+// go green by skipping.
 import type { TestContext } from 'node:test';
 import { BackendUnavailable, type Backend } from '../../src/autograd/backend/index.ts';
 

@@ -2,8 +2,11 @@
 // worker threads, WebAssembly compilation) loads only when setBackend asks for it.
 // Importing this file is what makes `--backend NAME` and `setBackend(NAME)` know the names.
 import { registerBackend } from './index.ts';
-registerBackend('cpu', () => import('./cpu/index.ts').then((m) => m.createCpuBackend()));
-registerBackend('webgpu', () => import('./gpujs/index.ts').then((m) => m.createWebGPUBackend()));
-registerBackend('headlessgl', () => import('./gpujs/index.ts').then((m) => m.createHeadlessGLBackend()));
-registerBackend('webasm', () => import('./gpujs/index.ts').then((m) => m.createWebAsmBackend()));
-registerBackend('auto', (opts) => import('./gpujs/index.ts').then((m) => m.createAutoBackend(opts)));
+registerBackend('cpu', async () => {
+  const [{ createCpuBackend }, { nodeThreads }] = await Promise.all([import('./cpu/index.ts'), import('./cpu/threads.node.ts')]);
+  return createCpuBackend(nodeThreads);
+});
+registerBackend('webgpu', () => import('./gpujs/index.node.ts').then((m) => m.createWebGPUBackend()));
+registerBackend('headlessgl', () => import('./gpujs/index.node.ts').then((m) => m.createHeadlessGLBackend()));
+registerBackend('webasm', () => import('./gpujs/index.node.ts').then((m) => m.createWebAsmBackend()));
+registerBackend('auto', (opts) => import('./gpujs/index.node.ts').then((m) => m.createAutoBackend(opts)));

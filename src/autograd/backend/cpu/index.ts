@@ -3,18 +3,20 @@
 // the reference backend. Promise: float32 results within the tolerances of
 // test/cpu_backend.test.ts of the reference; float64 inputs run the reference kernels.
 // Calls block the calling thread until the workers finish (Atomics.wait): fine on Node's main
-// thread; in a browser the backend must run inside a Worker.
+// thread; in a browser the backend must run inside a Worker. The platform's threads come from
+// a ThreadHost (threads.node.ts, threads.web.ts); where it cannot share memory (a page that is
+// not cross-origin isolated) the backend runs on one thread, with unshared memory.
 import type { AttentionParams, Backend, BinaryOp, HostArray, MatmulParams, Storage, UnaryOp } from '../backend.ts';
 import { referenceBackend, withFallback } from '../index.ts';
 import { buildCpuModule, MAX_PAGES, relaxedSimdProbe } from './module.ts';
 import { CpuRuntime, splitRange } from './runtime.ts';
-import { enableRelaxedSimd, hardwareThreads, MAX_CHUNKS, startPool } from './threads.node.ts';
+import { MAX_CHUNKS, startPool, type ThreadHost } from './threads.ts';
 import { adamw, binaryFast, layerNorm, layerNormBackward } from './js_kernels.ts';
 import type { GemmConfig } from './gemm_wasm.ts';
 import { wasm } from './wasm_api.ts';
 
 export interface CpuBackendOptions {
-  /** Threads including the main one (default: the machine's hardware threads). */
+  /** Threads including the calling one (default: the machine's hardware threads; 1 where memory cannot be shared). */
   threads?: number;
   /** Use relaxed-SIMD FMA when the engine supports it (default true). */
   fma?: boolean;
@@ -22,9 +24,9 @@ export interface CpuBackendOptions {
   gemm?: Partial<GemmConfig>;
 }
 
-/** Below this many multiply-adds (≈128³) a matmul runs on the main thread alone. */
+/** Below this many multiply-adds (≈128³) a matmul runs on the calling thread alone. */
 const PARALLEL_MATMUL = 128 * 128 * 128;
-/** Below this many elements a row or elementwise kernel runs on the main thread alone. */
+/** Below this many elements a row or elementwise kernel runs on the calling thread alone. */
 const PARALLEL_ELEMS = 1 << 15;
 /** Logits per block in linearCrossEntropy: 16M floats (64 MB) of reused wasm memory. */
 const LCE_BLOCK = 1 << 24;
@@ -37,30 +39,31 @@ export interface CpuBackend extends Backend {
   readonly stats: { copyIn: number; copyOut: number; compute: number };
 }
 
-let shared: Promise<CpuBackend> | null = null;
+const instances = new Map<ThreadHost, Promise<CpuBackend>>();
 
 /**
- * Creates the cpu backend: compiles the kernels and starts threads − 1 workers. Without
- * options it returns one shared instance, so `setBackend('cpu')` twice does not start a
- * second set of workers and a second wasm memory.
+ * Creates the cpu backend on `host`'s threads: compiles the kernels and starts threads − 1
+ * workers. Without options it returns one instance per host, so `setBackend('cpu')` twice
+ * does not start a second set of workers and a second wasm memory.
  */
-export function createCpuBackend(opts?: CpuBackendOptions): Promise<CpuBackend> {
-  if (opts) return create(opts);
-  shared ??= create({});
-  return shared;
+export function createCpuBackend(host: ThreadHost, opts?: CpuBackendOptions): Promise<CpuBackend> {
+  if (opts) return create(host, opts);
+  if (!instances.has(host)) instances.set(host, create(host, {}));
+  return instances.get(host)!;
 }
 
-async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
-  enableRelaxedSimd();
+async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBackend> {
+  host.enableRelaxedSimd();
+  const shared = host.canShareMemory();
   const fma = (opts.fma ?? true) && wasm.validate(relaxedSimdProbe());
-  const mod = buildCpuModule(fma, opts.gemm);
+  const mod = buildCpuModule(fma, shared, opts.gemm);
   const module = await wasm.compile(mod.bytes);
-  const memory = new wasm.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const memory = new wasm.Memory({ initial: 1, maximum: MAX_PAGES, shared });
   const instance = await wasm.instantiate(module, { env: { memory, log: Math.log } });
   const fns = mod.exports.map((n) => instance.exports[n] as (...a: number[]) => unknown);
   // (at most 64: 4 chunks per thread must fit the pool's MAX_CHUNKS = 256)
-  const threads = Math.max(1, Math.min(64, opts.threads ?? hardwareThreads()));
-  const pool = await startPool(module, memory, mod.exports, fns, threads);
+  const threads = shared ? Math.max(1, Math.min(64, opts.threads ?? host.hardwareThreads())) : 1;
+  const pool = await startPool(host, module, memory, mod.exports, fns, threads);
   const rt = new CpuRuntime(mod, memory, pool);
   const ref = referenceBackend;
 

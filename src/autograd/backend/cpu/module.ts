@@ -1,6 +1,7 @@
 // Assembles the cpu backend's one WebAssembly module from the kernel generators.
-// Promise: `buildCpuModule(fma)` returns the module bytes, the GEMM blocking it was built
-// with, and the names of its exported kernels (the same list the worker threads use).
+// Promise: `buildCpuModule(fma, shared)` returns the module bytes (importing a shared memory,
+// or an unshared one for a single thread), the GEMM blocking it was built with, and the names
+// of its exported kernels (the same list the worker threads use).
 import { F64, ModuleBuilder } from './wasm_emit.ts';
 import { emitGemm, gemmConfig, type GemmConfig } from './gemm_wasm.ts';
 import { emitRows } from './rows_wasm.ts';
@@ -17,11 +18,11 @@ export interface CpuModule {
 /** The largest wasm32 memory: 65536 pages of 64 KiB = 4 GiB. */
 export const MAX_PAGES = 65536;
 
-export function buildCpuModule(fma: boolean, overrides: Partial<GemmConfig> = {}): CpuModule {
+export function buildCpuModule(fma: boolean, shared: boolean, overrides: Partial<GemmConfig> = {}): CpuModule {
   const gemm = { ...gemmConfig(fma), ...overrides };
   const attnBlock = gemm.MR * 16;
   const mb = new ModuleBuilder();
-  mb.importSharedMemory(1, MAX_PAGES);
+  mb.importMemory(1, MAX_PAGES, shared);
   const log = mb.importFunc('log', [F64], [F64]); // Math.log: wasm has no log instruction
   const { gemm: gemmFn } = emitGemm(mb, gemm);
   const rows = emitRows(mb, log);

@@ -1,7 +1,7 @@
-// The cpu backend's runtime: one shared WasmMemory, the module instantiated on the
-// main thread and on each worker, per-thread GEMM scratch, and a bump arena for the inputs
-// and outputs of one kernel call. Promise: `run` calls an export once per chunk, spread over
-// all threads, and returns when every chunk is done (the main thread works too, then blocks).
+// The cpu backend's runtime: one WasmMemory (shared with the workers), the module instantiated
+// on the calling thread and on each worker, per-thread GEMM scratch, and a bump arena for the
+// inputs and outputs of one kernel call. Promise: `run` calls an export once per chunk, spread
+// over all threads, and returns when every chunk is done (the calling thread works too, then blocks).
 //
 // Memory layout (byte addresses):
 //   [0, scratchEnd)       per thread t: packA_t | packB_t | tile_t  (fixed, reused forever)
@@ -12,7 +12,7 @@
 import type { CpuModule } from './module.ts';
 import type { WasmMemory } from './wasm_api.ts';
 import { MAX_PAGES } from './module.ts';
-import type { ThreadPool } from './threads.node.ts';
+import type { ThreadPool } from './threads.ts';
 import { gemmScratchBytes } from './gemm_wasm.ts';
 import { allocHost } from '../../memory.ts';
 

@@ -278,9 +278,10 @@ export class ModuleBuilder {
     return i;
   }
 
-  /** Imports the shared linear memory env.memory (page counts: 64 KiB pages). */
-  importSharedMemory(minPages: number, maxPages: number): void {
-    this.imports.push([...utf8('env'), ...utf8('memory'), 0x02, 0x03, ...uleb(minPages), ...uleb(maxPages)]);
+  /** Imports the linear memory env.memory, shared or not (page counts: 64 KiB pages). */
+  importMemory(minPages: number, maxPages: number, shared: boolean): void {
+    // limits flag: 0x01 = has a maximum, 0x03 = has a maximum and is shared
+    this.imports.push([...utf8('env'), ...utf8('memory'), 0x02, shared ? 0x03 : 0x01, ...uleb(minPages), ...uleb(maxPages)]);
   }
 
   /** Imports a host function env.<name>; returns its function index. Call before any func(). */

@@ -1,8 +1,8 @@
 // Compiling and running the kernels of ./kernels.ts with one gpu.js instance (one mode).
 // Promise: a kernel is compiled once per (output dims, argument types and classes) and cached, with
 // `pipeline` + `immutable` so each call returns a fresh result that stays where gpu.js
-// computed it (a GL texture, a WebGPU buffer, or for webasm a host typed array).
-import { createRequire } from 'node:module';
+// computed it (a GL texture, a WebGPU buffer, or for webasm a host typed array). gpu.js itself
+// comes from the platform: load.node.ts (the bundle in dist/vendor) or index.web.ts (its browser build).
 import type { ArgType, KernelDef } from './kernels.ts';
 
 /** The gpu.js modes tsgrad uses. */
@@ -28,28 +28,13 @@ interface GpuInstance {
   destroy(): unknown;
 }
 
-interface GpuJs {
+/** The gpu.js module: its GPU class and the feature flags tsgrad reads. */
+export interface GpuJs {
   GPU: (new (settings: { mode: GpuMode }) => GpuInstance) & {
     isHeadlessGLSupported: boolean;
     isWebAssemblySupported: boolean;
     isWebGPUAvailable(): Promise<boolean>;
   };
-}
-
-/**
- * gpu.js, from the bundle `npm run build` writes to dist/vendor/gpu.cjs (see
- * scripts/bundle_gpujs.ts for why it is bundled), loaded on first use so backends that do not
- * use it pay nothing. The path is the same from src/autograd/backend/gpujs/ in a checkout and
- * from dist/autograd/backend/gpujs/ in the package: four levels up, then dist/vendor.
- */
-export function loadGpuJs(): GpuJs {
-  const bundle = '../../../../dist/vendor/gpu.cjs';
-  try {
-    return createRequire(import.meta.url)(bundle) as GpuJs;
-  } catch (e) {
-    const missing = (e as { code?: string }).code === 'MODULE_NOT_FOUND' && (e as Error).message.includes('gpu.cjs');
-    throw new Error(missing ? `gpu.js: ${new URL(bundle, import.meta.url).pathname} is missing: run \`npm run build\`` : `gpu.js: ${(e as Error).message.split('\n')[0]}`);
-  }
 }
 
 /**
@@ -69,8 +54,8 @@ export class Launcher {
   readonly gpu: GpuInstance;
   private readonly cache = new Map<string, Compiled>();
 
-  constructor(readonly mode: GpuMode) {
-    this.gpu = new (loadGpuJs().GPU)({ mode });
+  constructor(gpujs: GpuJs, readonly mode: GpuMode) {
+    this.gpu = new gpujs.GPU({ mode });
   }
 
   /** Runs `def` over `output` (gpu.js order: [x, y, z], x fastest) on already-resident arguments. */

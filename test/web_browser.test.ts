@@ -1,0 +1,214 @@
+// The page in a real browser: Debian's chromium (/usr/bin/chromium, or $TSGRAD_CHROMIUM)
+// driven by playwright-core, on the page `npm run web` serves (servePage, on a free port).
+//   - Served with the COOP/COEP headers the page is crossOriginIsolated, and every backend the
+//     browser offers computes the backend check (src/train/web/backend_check.ts: kernels and
+//     three AdamW steps of the overfit GPT-2) like Node's reference 'js', within the stated
+//     tolerances: js, cpu (on several threads where the machine has several cores) and webasm
+//     without flags, where webgpu reports that it has no adapter; webgpu on SwiftShader (the CPU)
+//     with --enable-unsafe-webgpu.
+//   - Served without those headers (a plain static host), the cpu backend runs on one thread
+//     and computes the same numbers.
+//   - `npm run web` prints its URL and serves with the headers; `npm run web:build` writes the
+//     static page and refuses to write over a folder of other files.
+// Without chromium or playwright-core the browser tests skip, saying why; with `chromium` in
+// TSGRAD_REQUIRE_BACKENDS (.ci/run installs it) they fail instead. A screenshot of each page
+// goes to this run's temporary folder (printed; kept). No timed assertions: the bound on the
+// wait for a page is a guard against a hung browser, far above the ~40 s a page takes here.
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setBackend } from '../src/autograd/backend/index.ts';
+import { backendCheck, checkErrors, type CheckValues } from '../src/train/web/backend_check.ts';
+import type { FromTrainer, PageReport } from '../src/train/web/protocol.ts';
+import { buildPage } from '../src/train/web/bundle.ts';
+import { ISOLATION_HEADERS, servePage } from '../src/train/web/server.ts';
+import { absent } from './helpers/backends.ts';
+
+/**
+ * Worst max |Δ| / max |ref| over the quantities of the check, per backend, against Node's 'js'.
+ *   js:     the same code, IEEE double arithmetic and Math functions (V8's port of fdlibm in
+ *           both): identical, 0 here; 1e-6 leaves room for an ulp of a Math function.
+ *   cpu:    float32 sums in another order, with FMA: the same bounds as test/cpu_backend.test.ts
+ *           (≤ 1e-5 relative per kernel), through 3 Adam steps; observed 2e-6.
+ *   webasm, webgpu: gpu.js kernels (float32, no FMA, their own exp): observed 1e-5, as the
+ *           PyTorch parity checks of test/gpujs_backends.test.ts allow.
+ */
+const TOLERANCE: Record<string, number> = { js: 1e-6, cpu: 1e-4, webasm: 1e-4, webgpu: 1e-4 };
+/** Guards against a hung browser (not a speed check): one page of checks takes ~40 s here. */
+const PAGE_WAIT_MS = 15 * 60_000;
+
+const CHROMIUM = process.env.TSGRAD_CHROMIUM ?? '/usr/bin/chromium';
+type Playwright = typeof import('playwright-core');
+
+const scratch = mkdtempSync(join(tmpdir(), 'tsgrad-web-test-'));
+const shots = join(scratch, 'screenshots');
+mkdirSync(shots);
+after(() => {
+  // keep the screenshots; drop the browser profiles and builds
+  for (const name of ['profiles', 'build']) rmSync(join(scratch, name), { recursive: true, force: true });
+});
+
+/** playwright-core and chromium, or why the browser tests cannot run here. */
+async function browserOrWhy(): Promise<{ playwright: Playwright } | { why: string }> {
+  if (!existsSync(CHROMIUM)) return { why: `no chromium at ${CHROMIUM} (apt-get install chromium, or set TSGRAD_CHROMIUM)` };
+  try {
+    return { playwright: await import('playwright-core') };
+  } catch (e) {
+    return { why: `playwright-core does not load (npm ci installs it): ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+let browser: Awaited<ReturnType<typeof browserOrWhy>>;
+let reference: CheckValues;
+
+/** Playwright, or null after skipping `t` with the reason. */
+function playwrightOrSkip(t: TestContext): Playwright | null {
+  if ('why' in browser) {
+    t.skip(browser.why);
+    return null;
+  }
+  return browser.playwright;
+}
+
+interface PageRun {
+  report: PageReport;
+  /** Uncaught errors and console errors of the page and its workers. */
+  errors: string[];
+}
+
+/** Opens the page in a fresh headless chromium, waits until it is done, screenshots it. */
+async function runPage(t: TestContext, pw: Playwright, opts: { isolated: boolean; webgpu: boolean; backends: string[]; shot: string }): Promise<PageRun> {
+  const server = await servePage({ port: 0, isolated: opts.isolated });
+  const profile = join(scratch, 'profiles', opts.shot);
+  mkdirSync(profile, { recursive: true });
+  const context = await pw.chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', ...(opts.webgpu ? ['--enable-unsafe-webgpu'] : []),
+    ],
+  });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
+    await page.goto(`${server.url}?backends=${opts.backends.join(',')}`);
+    // (page code as strings: this file is typed without the DOM)
+    await page.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", null, { timeout: PAGE_WAIT_MS });
+    const shot = join(shots, `${opts.shot}.png`);
+    await page.screenshot({ path: shot, fullPage: true });
+    t.diagnostic(`screenshot: ${shot}`);
+    const state = await page.evaluate<string>("`${document.body.dataset.state}: ${document.getElementById('status').textContent}`");
+    assert.match(state, /^done: /, `the page ended in ${state}`);
+    const report = await page.evaluate<PageReport>('window.tsgradReport');
+    for (const r of report.results) t.diagnostic(`${r.backend}: ${r.type === 'checked' ? `${r.detail}, ${(r.ms / 1000).toFixed(1)} s` : r.type === 'unavailable' ? r.reason : r.error}`);
+    return { report, errors };
+  } finally {
+    await context.close();
+    await server.close();
+  }
+}
+
+/** The result for `backend`, which must have run and match Node's reference within its tolerance. */
+function matchesReference(t: TestContext, results: FromTrainer[], backend: string): Extract<FromTrainer, { type: 'checked' }> {
+  const r = results.find((x) => x.backend === backend);
+  assert.ok(r, `the page reported nothing for ${backend}`);
+  assert.equal(r.type, 'checked', `${backend} did not run: ${JSON.stringify(r)}`);
+  const errors = Object.entries(checkErrors(r.values, reference));
+  const [worstName, worst] = errors.reduce((a, b) => (b[1] > a[1] || Number.isNaN(b[1]) ? b : a));
+  const kernels = Math.max(...errors.filter(([n]) => !n.startsWith('gpt2.')).map(([, e]) => e));
+  const losses = checkErrors({ l: r.values['gpt2.losses'] }, { l: reference['gpt2.losses'] }).l;
+  t.diagnostic(`${backend} vs Node js: worst ${worst.toExponential(1)} (${worstName}); kernels ${kernels.toExponential(1)}; GPT-2 losses ${losses.toExponential(1)} (${r.values['gpt2.losses'].map((l) => l.toFixed(5)).join(' → ')})`);
+  assert.ok(worst <= TOLERANCE[backend], `${backend}: ${worstName} is off by ${worst} of its scale (tolerance ${TOLERANCE[backend]})`);
+  return r;
+}
+
+describe('the page in Chromium', () => {
+  before(async () => {
+    browser = await browserOrWhy();
+    if ('why' in browser) {
+      absent('chromium', browser.why); // throws where TSGRAD_REQUIRE_BACKENDS names chromium
+      return;
+    }
+    await setBackend('js');
+    reference = await backendCheck();
+  });
+
+  test('cross-origin isolated: js, cpu (threads) and webasm equal Node\'s reference; webgpu says it has no adapter', async (t) => {
+    const pw = playwrightOrSkip(t);
+    if (!pw) return;
+    const { report, errors } = await runPage(t, pw, { isolated: true, webgpu: false, backends: ['js', 'cpu', 'webasm', 'webgpu'], shot: 'isolated' });
+    assert.deepEqual(errors, []);
+    assert.equal(report.crossOriginIsolated, true);
+    for (const backend of ['js', 'cpu', 'webasm']) matchesReference(t, report.results, backend);
+    const cpu = report.results.find((r) => r.backend === 'cpu') as Extract<FromTrainer, { type: 'checked' }>;
+    const threads = Math.min(64, report.hardwareConcurrency);
+    assert.match(cpu.detail, new RegExp(`^${threads} threads?\\b`), 'the cpu backend should use a thread per core');
+    const webgpu = report.results.find((r) => r.backend === 'webgpu');
+    assert.equal(webgpu?.type, 'unavailable', 'Chromium without --enable-unsafe-webgpu has no WebGPU adapter here');
+  });
+
+  test('webgpu on SwiftShader (--enable-unsafe-webgpu) equals Node\'s reference', async (t) => {
+    const pw = playwrightOrSkip(t);
+    if (!pw) return;
+    const { report, errors } = await runPage(t, pw, { isolated: true, webgpu: true, backends: ['webgpu'], shot: 'webgpu' });
+    assert.deepEqual(errors, []);
+    const r = matchesReference(t, report.results, 'webgpu');
+    assert.match(r.detail, /swiftshader/i, 'the adapter Chromium gives here is SwiftShader');
+  });
+
+  test('not cross-origin isolated (no COOP/COEP headers): the cpu backend runs on one thread and equals Node\'s reference', async (t) => {
+    const pw = playwrightOrSkip(t);
+    if (!pw) return;
+    const { report, errors } = await runPage(t, pw, { isolated: false, webgpu: false, backends: ['cpu'], shot: 'not-isolated' });
+    assert.deepEqual(errors, []);
+    assert.equal(report.crossOriginIsolated, false);
+    const r = matchesReference(t, report.results, 'cpu');
+    assert.match(r.detail, /^1 thread\b.*not cross-origin isolated/);
+  });
+});
+
+describe('npm run web and web:build', () => {
+  test('npm run web prints its URL and serves the page with the COOP/COEP headers', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/train/web/serve_cli.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d;
+          const m = /^tsgrad page: (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.stderr.on('data', (d: Buffer) => (out += d));
+        child.once('exit', (code) => reject(new Error(`npm run web exited ${code} before printing its URL:\n${out}`)));
+      });
+      for (const path of ['', 'main.js', 'trainer.worker.js']) {
+        const res = await fetch(url + path);
+        assert.equal(res.status, 200, `${url}${path}`);
+        for (const [name, value] of Object.entries(ISOLATION_HEADERS)) assert.equal(res.headers.get(name), value, `${name} of ${url}${path}`);
+        await res.arrayBuffer();
+      }
+    } finally {
+      child.kill();
+    }
+  });
+
+  test('npm run web:build writes the static page, replaces an earlier build, refuses a folder of other files', async () => {
+    const out = join(scratch, 'build', 'page');
+    await buildPage(out);
+    await buildPage(out); // over an earlier build
+    for (const file of ['index.html', 'main.js', 'trainer.worker.js']) assert.ok(existsSync(join(out, file)), `no ${file} in ${out}`);
+    const other = join(scratch, 'build', 'other');
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(other, 'notes.txt'), 'mine');
+    await assert.rejects(buildPage(other), { message: `${other} is not empty and holds no earlier page build: pick another --out` });
+    assert.ok(existsSync(join(other, 'notes.txt')), 'the folder of other files lost a file');
+  });
+});
