@@ -16,9 +16,9 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { measure } from 'mitata';
-import { isHost, type Backend, type Storage } from '../src/autograd/backend/backend.ts';
-import { referenceBackend, registeredBackends, setBackend } from '../src/autograd/backend/index.ts';
-import '../src/autograd/backend/available.ts';
+import { isHost, type Backend, type Storage } from '../src/autograd/backend.ts';
+import { referenceBackend, registeredBackends, setBackend } from '../src/autograd/backends/registry.ts';
+import '../src/autograd/backends/available.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

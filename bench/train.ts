@@ -10,7 +10,7 @@ import { GPT2Model } from '../src/gpt2/model.ts';
 import { makeConfig, type PresetName } from '../src/gpt2/config.ts';
 import { AdamW } from '../src/nn/optim/adamw.ts';
 import { Rng } from '../src/autograd/random.ts';
-import { clearHostPool, reuseMemory } from '../src/autograd/memory.ts';
+import { clearHostPool, reuseMemory } from '../src/autograd/backends/memory.ts';
 import { useBackend } from '../src/train/backend_flag.ts';
 import { PRESETS } from '../src/train/config.ts';
 

@@ -4,7 +4,7 @@
 // (SGD: after the second) while computing exactly the numbers they compute without it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allocHost, clearHostPool, hostPoolStats, reuseMemory } from '../src/autograd/memory.ts';
+import { allocHost, clearHostPool, hostPoolStats, reuseMemory } from '../src/autograd/backends/memory.ts';
 import { tensor } from '../src/autograd/tensor.ts';
 import { makeConfig } from '../src/gpt2/config.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
@@ -12,8 +12,8 @@ import { AdamW } from '../src/nn/optim/adamw.ts';
 import { SGD } from '../src/nn/optim/sgd.ts';
 import type { Optimizer } from '../src/nn/optim/optimizer.ts';
 import { Rng } from '../src/autograd/random.ts';
-import { setBackend } from '../src/autograd/backend/index.ts';
-import '../src/autograd/backend/available.ts';
+import { setBackend } from '../src/autograd/backends/registry.ts';
+import '../src/autograd/backends/available.ts';
 
 test('a finished step\'s arrays come back zero-filled; kept, foreign and failed-step arrays do not', async () => {
   clearHostPool();

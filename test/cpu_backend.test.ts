@@ -16,10 +16,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { referenceBackend as ref } from '../src/autograd/backend/index.ts';
-import { createCpuBackend, type CpuBackend } from '../src/autograd/backend/cpu/index.ts';
+import { referenceBackend as ref } from '../src/autograd/backends/registry.ts';
+import { createCpuBackend, type CpuBackend } from '../src/autograd/backends/cpu/index.ts';
 import { Rng } from '../src/autograd/random.ts';
-import type { HostArray, MatmulParams } from '../src/autograd/backend/backend.ts';
+import type { HostArray, MatmulParams } from '../src/autograd/backend.ts';
 
 fc.configureGlobal({ includeErrorInReport: true }); // show the failing assertion, not just the inputs
 

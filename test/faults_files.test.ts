@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { hostPoolStats } from '../src/autograd/memory.ts';
+import { hostPoolStats } from '../src/autograd/backends/memory.ts';
 import { pretokenizeAndSave } from '../src/data/pretokenize.ts';
 import { localSource } from '../src/data/sources.ts';
 import { loadModel, saveModel } from '../src/gpt2/checkpoint.node.ts';

@@ -28,8 +28,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { referenceBackend as ref } from '../src/autograd/backend/index.ts';
-import type { Backend, HostArray, MatmulParams, Storage, UnaryOp } from '../src/autograd/backend/backend.ts';
+import { referenceBackend as ref } from '../src/autograd/backends/registry.ts';
+import type { Backend, HostArray, MatmulParams, Storage, UnaryOp } from '../src/autograd/backend.ts';
 import {
   createHeadlessGLBackend,
   createWebAsmBackend,
@@ -37,11 +37,11 @@ import {
   kernelClassesOf,
   resetTransferStats,
   transferStats,
-} from '../src/autograd/backend/gpujs/index.ts';
-import { createDeviceBackend, PartedArray } from '../src/autograd/backend/gpujs/device.ts';
-import { KERNEL_CLASS, Launcher, type GpuMode } from '../src/autograd/backend/gpujs/launch.ts';
+} from '../src/autograd/backends/gpujs/index.ts';
+import { createDeviceBackend, PartedArray } from '../src/autograd/backends/gpujs/device.ts';
+import { KERNEL_CLASS, Launcher, type GpuMode } from '../src/autograd/backends/gpujs/launch.ts';
 import { Rng } from '../src/autograd/random.ts';
-import { BackendUnavailable, setBackend } from '../src/autograd/backend/index.ts';
+import { BackendUnavailable, setBackend } from '../src/autograd/backends/registry.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
 import { absent, openBackend, requiredBackends, startOrSkip } from './helpers/backends.ts';
 import { matchesPyTorch } from './helpers/parity.ts';

@@ -2,11 +2,11 @@
 // `loss.backward()` can walk the recipe in reverse and fill every leaf's `.grad`.
 // Promise: contiguous row-major storage (Float32Array, or Float64Array for gradient checks),
 // held by a Backend; every op's forward and backward live side by side in ./ops/*.ts.
-import type { Backend, DType, HostArray, Storage } from './backend/backend.ts';
-import { getBackend, referenceBackend } from './backend/index.ts';
+import type { Backend, DType, HostArray, Storage } from './backend.ts';
+import { getBackend, referenceBackend } from './backends/registry.ts';
 import { fmt, numel, type Shape } from './shape.ts';
 import { rngFrom, type Rng } from './random.ts';
-import { profiler } from './backend/profile.ts';
+import { profiler } from './backends/profile.ts';
 import * as ew from './ops/elementwise.ts';
 import * as red from './ops/reduce.ts';
 import * as lay from './ops/layout.ts';

@@ -6,7 +6,7 @@
 // An optional KV cache lets generation feed one new token at a time.
 import { tensor, type Tensor } from '../autograd/tensor.ts';
 import { concat } from '../autograd/ops/layout.ts';
-import { causalAttention } from '../autograd/fused/attention.ts';
+import { causalAttention } from '../autograd/ops/attention.ts';
 import { rngFrom, type Rng } from '../autograd/random.ts';
 import { Module } from './module.ts';
 import { Dropout, Linear } from './layers.ts';

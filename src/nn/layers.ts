@@ -8,7 +8,7 @@ import { defaultRng, rngFrom, type Rng } from '../autograd/random.ts';
 import { linear } from '../autograd/ops/matmul.ts';
 import { embedding } from '../autograd/ops/embedding.ts';
 import { dropout } from '../autograd/ops/dropout.ts';
-import { layerNorm } from '../autograd/fused/layernorm.ts';
+import { layerNorm } from '../autograd/ops/layernorm.ts';
 import { Module } from './module.ts';
 import { knownOptions } from './options.ts';
 

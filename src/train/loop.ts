@@ -30,8 +30,8 @@ import { TimeBudget } from './budget.ts';
 import { MetricsLog, type StepMetrics } from './metrics.ts';
 import { startTrainProgress } from './progress.ts';
 import { meanLoss } from './evaluate.ts';
-import { profiler } from '../autograd/backend/profile.ts';
-import { clearHostPool, reuseMemory } from '../autograd/memory.ts';
+import { profiler } from '../autograd/backends/profile.ts';
+import { clearHostPool, reuseMemory } from '../autograd/backends/memory.ts';
 
 export class TrainingStopped extends Error {}
 

@@ -5,7 +5,7 @@
 // (set by .ci/run, which installs what they need) turns the absence of a named backend into a
 // failure too, so CI cannot go green by skipping.
 import type { TestContext } from 'node:test';
-import { BackendUnavailable, type Backend } from '../../src/autograd/backend/index.ts';
+import { BackendUnavailable, type Backend } from '../../src/autograd/backends/registry.ts';
 
 /** The backends this run must start: TSGRAD_REQUIRE_BACKENDS, comma-separated. */
 export function requiredBackends(env: NodeJS.ProcessEnv = process.env): Set<string> {

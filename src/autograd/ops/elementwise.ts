@@ -1,8 +1,8 @@
 // Elementwise ops with NumPy broadcasting, each forward next to its backward (micrograd style).
 // Promise: out[i] = f(a[i], b[i]) over the broadcast shape; the gradient of a broadcast
 // input is summed back over the dims it was stretched along (`unbroadcast`).
-import type { BinaryOp, UnaryOp } from '../backend/backend.ts';
-import { isHost } from '../backend/backend.ts';
+import type { BinaryOp, UnaryOp } from '../backend.ts';
+import { isHost } from '../backend.ts';
 import { broadcastShapes, fmt, sameShape } from '../shape.ts';
 import { backendOf, fromOp, full, Tensor, wrap } from '../tensor.ts';
 

@@ -3,7 +3,7 @@
 //   dA = dC·Bᵀ         dB = Aᵀ·dC        (the kernel reads transposes by stride: no copies)
 // A weight shared by every batch (a Linear layer's) is never copied per batch: the batch is
 // folded into the rows, [batch·m, k]·[k, n], and its gradient is one product Aᵀ·dC.
-import type { MatmulParams } from '../backend/backend.ts';
+import type { MatmulParams } from '../backend.ts';
 import { broadcastShapes, fmt, numel, sameShape } from '../shape.ts';
 import { backendOf, fromOp, Tensor, wrap } from '../tensor.ts';
 

@@ -2,7 +2,7 @@
 // Each step, per parameter:  p ← p·(1 − lr·wd);  m, v ← moving averages of g, g²;
 //   p ← p − lr · m̂ / (√v̂ + eps)  with bias-corrected m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
 // The update itself is one backend kernel, so it runs where the parameter lives.
-import type { Storage } from '../../autograd/backend/backend.ts';
+import type { Storage } from '../../autograd/backend.ts';
 import { hostLike, type Tensor } from '../../autograd/tensor.ts';
 import type { Optimizer } from './optimizer.ts';
 import { knownOptions } from '../options.ts';

@@ -1,5 +1,5 @@
 // What every optimizer offers the training loop.
-import type { Storage } from '../../autograd/backend/backend.ts';
+import type { Storage } from '../../autograd/backend.ts';
 import type { Tensor } from '../../autograd/tensor.ts';
 
 export interface Optimizer {

@@ -2,7 +2,7 @@
 //   g ← g + wd·p;   with momentum μ: buf ← μ·buf + g (buf = g on the first step), g ← buf;
 //   p ← p − lr·g
 // Built from tensor ops, so it runs on any backend.
-import type { Storage } from '../../autograd/backend/backend.ts';
+import type { Storage } from '../../autograd/backend.ts';
 import { hostLike, noGrad, Tensor } from '../../autograd/tensor.ts';
 import type { Optimizer } from './optimizer.ts';
 import { knownOptions } from '../options.ts';

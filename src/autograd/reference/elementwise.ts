@@ -1,9 +1,9 @@
 // Reference elementwise kernels: unary functions, broadcasting binary functions, maskedFill,
 // and the GELU derivative. Each loop is the definition of the op, written to be read.
 import type { BinaryOp, DType, HostArray, Storage, UnaryOp } from '../backend.ts';
-import { broadcastStrides, numel, sameShape } from '../../shape.ts';
+import { broadcastStrides, numel, sameShape } from '../shape.ts';
 import { alloc, host } from './util.ts';
-import { allocHost } from '../../memory.ts';
+import { allocHost } from '../backends/memory.ts';
 
 const GELU_C = Math.sqrt(2 / Math.PI); // √(2/π), from the tanh approximation of GELU
 

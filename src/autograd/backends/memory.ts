@@ -17,7 +17,7 @@
 // gradients before it ends. Device storages are left to their backend (the gpu.js backends free
 // a handle's buffer when the garbage collector collects it). Without `reuseMemory`, `allocHost`
 // is just `new Float32Array(n)`.
-import type { DType, HostArray, Storage } from './backend/backend.ts';
+import type { DType, HostArray, Storage } from '../backend.ts';
 
 /** Free arrays by key `${dtype}:${length}`. */
 const free = new Map<string, HostArray[]>();

@@ -1,8 +1,8 @@
 // The cpu backend's plain-JavaScript kernels: ops that are memory-bound and cheap enough
 // that copying into wasm memory would cost as much as the op (LayerNorm, AdamW, bias adds).
 // Promise: same results as the reference kernels (AdamW bit for bit), float32 only.
-import type { AdamWParams, BinaryOp } from '../backend.ts';
-import { allocHost } from '../../memory.ts';
+import type { AdamWParams, BinaryOp } from '../../backend.ts';
+import { allocHost } from '../memory.ts';
 
 /** A zeroed float32 output (from the pool of ../../memory.ts). */
 const f32 = (n: number) => allocHost('float32', n) as Float32Array;

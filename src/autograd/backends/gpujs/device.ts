@@ -4,12 +4,12 @@
 // GpuArrays (see ./ops.ts). Promise: every Backend op works — the hot ops as kernels
 // (./ops.ts), the rest on the reference kernels through the host, each crossing counted in
 // ../transfers.ts — and a handle nobody references frees its device memory.
-import { isHost, type Backend, type DeviceArray, type HostArray, type Storage } from '../backend.ts';
-import { referenceBackend } from '../reference/index.ts';
+import { isHost, type Backend, type DeviceArray, type HostArray, type Storage } from '../../backend.ts';
+import { referenceBackend } from '../../reference/index.ts';
 import * as K from './kernels.ts';
 import { flatten, type DeviceResult, type Launcher, type Native } from './launch.ts';
 import { hotOps, partRanges, type Exec } from './ops.ts';
-import { countReadback, countUpload } from '../transfers.ts';
+import { countReadback, countUpload } from './transfers.ts';
 
 type Maybe<T> = T | Promise<T>;
 

@@ -4,8 +4,8 @@
 // test/cpu_backend.test.ts of the reference; float64 inputs run the reference kernels.
 // Calls block the calling thread until the workers finish (Atomics.wait): fine on Node's main
 // thread; in a browser the backend must run inside a Worker.
-import type { AttentionParams, Backend, BinaryOp, HostArray, MatmulParams, Storage, UnaryOp } from '../backend.ts';
-import { referenceBackend, withFallback } from '../index.ts';
+import type { AttentionParams, Backend, BinaryOp, HostArray, MatmulParams, Storage, UnaryOp } from '../../backend.ts';
+import { referenceBackend, withFallback } from '../registry.ts';
 import { buildCpuModule, MAX_PAGES, relaxedSimdProbe } from './module.ts';
 import { CpuRuntime, splitRange } from './runtime.ts';
 import { enableRelaxedSimd, hardwareThreads, MAX_CHUNKS, startPool } from './threads.node.ts';

@@ -1,7 +1,7 @@
 // Small helpers for the reference kernels: narrowing a Storage to host memory and
 // allocating an output of the same precision as an input (from the pool in ../../memory.ts).
 import { isHost, type HostArray, type Storage } from '../backend.ts';
-import { allocHost } from '../../memory.ts';
+import { allocHost } from '../backends/memory.ts';
 
 /** The reference kernels only understand host memory. */
 export function host(s: Storage): HostArray {

@@ -10,7 +10,7 @@
 // tensor is consecutive parts of partLength values. Elementwise ops and AdamW run part by part
 // (parts of equal-length tensors line up); embedding, its backward and the lm head walk the
 // parts of the [V, C] table as row ranges, which needs partLength to be a multiple of C.
-import type { Backend, BinaryOp, MatmulParams, Storage, UnaryOp } from '../backend.ts';
+import type { Backend, BinaryOp, MatmulParams, Storage, UnaryOp } from '../../backend.ts';
 import { broadcastStrides, numel, stridesOf } from '../../shape.ts';
 import * as K from './kernels.ts';
 

@@ -1,7 +1,7 @@
 // Reference layout kernels: permute (transpose), slice and its inverse pad.
 // Each produces a fresh contiguous row-major array; tensors are never strided views.
 import type { HostArray, Storage } from '../backend.ts';
-import { numel, stridesOf } from '../../shape.ts';
+import { numel, stridesOf } from '../shape.ts';
 import { alloc, host } from './util.ts';
 
 /** Visits every index of `shape` in row-major order, giving the multi-index. */

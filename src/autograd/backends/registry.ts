@@ -6,11 +6,11 @@
 // backend can implement only its hot ops. A factory that cannot start because something it
 // needs is absent here (no adapter, a native module not built, no display) rejects with
 // BackendUnavailable; any other rejection means the backend is broken.
-import type { Backend } from './backend.ts';
-import { referenceBackend } from './reference/index.ts';
-import { composedLinearCrossEntropy } from './linear_cross_entropy.ts';
+import type { Backend } from '../backend.ts';
+import { referenceBackend } from '../reference/index.ts';
+import { composedLinearCrossEntropy } from '../composed.ts';
 
-export type { Backend } from './backend.ts';
+export type { Backend } from '../backend.ts';
 export { referenceBackend };
 
 export interface BackendOptions {

@@ -1,7 +1,7 @@
 // Reference reduction: sum or max over one axis. A shape [outer, n, inner] view makes
 // every axis the middle one, so one loop serves all axes.
 import type { HostArray, ReduceOp, Storage } from '../backend.ts';
-import { numel } from '../../shape.ts';
+import { numel } from '../shape.ts';
 import { alloc, host } from './util.ts';
 
 export function reduce(op: ReduceOp, xs: Storage, shape: number[], axis: number): HostArray {

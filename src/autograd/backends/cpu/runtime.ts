@@ -14,7 +14,7 @@ import type { WasmMemory } from './wasm_api.ts';
 import { MAX_PAGES } from './module.ts';
 import type { ThreadPool } from './threads.node.ts';
 import { gemmScratchBytes } from './gemm_wasm.ts';
-import { allocHost } from '../../memory.ts';
+import { allocHost } from '../memory.ts';
 
 const PAGE = 65536;
 const ALIGN = 64; // cache-line aligned allocations

@@ -39,8 +39,8 @@ interface GpuJs {
 /**
  * gpu.js, from the bundle `npm run build` writes to dist/vendor/gpu.cjs (see
  * scripts/bundle_gpujs.ts for why it is bundled), loaded on first use so backends that do not
- * use it pay nothing. The path is the same from src/autograd/backend/gpujs/ in a checkout and
- * from dist/autograd/backend/gpujs/ in the package: four levels up, then dist/vendor.
+ * use it pay nothing. The path is the same from src/autograd/backends/gpujs/ in a checkout and
+ * from dist/autograd/backends/gpujs/ in the package: four levels up, then dist/vendor.
  */
 export function loadGpuJs(): GpuJs {
   const bundle = '../../../../dist/vendor/gpu.cjs';

@@ -6,15 +6,15 @@
 // rejects with a plain Error when the backend is there but broken (a probe kernel that ran on
 // the wrong mode or computed the wrong numbers, a module that fails to load).
 import { createRequire } from 'node:module';
-import { BackendUnavailable, registeredBackends, setBackend, withFallback, type BackendOptions } from '../index.ts';
-import { referenceBackend } from '../reference/index.ts';
-import type { Backend } from '../backend.ts';
+import { BackendUnavailable, registeredBackends, setBackend, withFallback, type BackendOptions } from '../registry.ts';
+import { referenceBackend } from '../../reference/index.ts';
+import type { Backend } from '../../backend.ts';
 import { createDeviceBackend } from './device.ts';
 import { KERNEL_CLASS, Launcher, flatten, loadGpuJs, type GpuMode } from './launch.ts';
 import { hotOps } from './ops.ts';
 import { copy } from './kernels.ts';
 
-export { transferStats, resetTransferStats, type TransferStats } from '../transfers.ts';
+export { transferStats, resetTransferStats, type TransferStats } from './transfers.ts';
 
 const launchers = new WeakMap<Backend, Launcher>();
 

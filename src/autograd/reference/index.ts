@@ -12,7 +12,7 @@ import { layerNorm, layerNormBackward } from './layernorm.ts';
 import { attention, attentionBackward } from './attention.ts';
 import { embedding, embeddingBackward } from './embedding.ts';
 import { adamw } from './adamw.ts';
-import { composedLinearCrossEntropy } from '../linear_cross_entropy.ts';
+import { composedLinearCrossEntropy } from '../composed.ts';
 
 export const referenceBackend: Backend = {
   name: 'js',

@@ -3,8 +3,8 @@
 // Promise: `profiler.start()` / `profiler.stop(title)` bracket one training step and return
 // a table of milliseconds per kernel and the step's host↔device transfers; outside start/stop the wrapper costs one flag test.
 // On a device backend a kernel returns before the GPU finishes, so times are launch costs.
-import type { Backend } from './backend.ts';
-import { resetTransferStats, transferStats } from './transfers.ts';
+import type { Backend } from '../backend.ts';
+import { resetTransferStats, transferStats } from './gpujs/transfers.ts';
 
 type Phase = 'forward' | 'backward';
 
