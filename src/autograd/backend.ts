@@ -1,7 +1,9 @@
 // The backend interface: every loop that touches a tensor's numbers runs behind it.
-// A Tensor never computes anything itself; it asks the current Backend for a kernel.
-// Promise: a backend that implements this interface can run every op in tsgrad, and
-// the reference backend (./reference) implements all of it in plain TypeScript.
+// A Tensor never computes anything itself; it asks its Backend for a kernel.
+// Promise: a backend that implements the REQUIRED primitives below can run every op in tsgrad:
+// completeBackend (./composed.ts) adds each OPTIONAL fused kernel it leaves out, composed of
+// its own primitives. The reference backend (./reference) implements all of them in plain
+// TypeScript, and defines what each one computes. docs/backends.md says how to add a backend.
 //
 // Three kinds of backend share this one interface:
 //   - the reference backend ('js'): plain loops over typed arrays, the readable version;
@@ -12,6 +14,11 @@
 // contents may still be on their way (a promise inside the handle); the next kernel
 // simply chains on it. Only reading numbers back to the CPU (`toHostAsync`) has to wait.
 // So model code stays synchronous and readable, and nothing is read back between kernels.
+//
+// Arguments: every kernel takes one object of named arguments, except the two shortest,
+// unary(op, x) and matmul(a, b, p). A kernel never changes its inputs and returns new
+// storage, with one documented exception: a backend's adamw may update the parameter and its
+// moments in place (the 'cpu' backend does).
 
 /** A tensor's numbers on the CPU: row-major, contiguous. float64 exists for gradient checks. */
 export type HostArray = Float32Array | Float64Array;
@@ -29,8 +36,11 @@ export type Storage = HostArray | DeviceArray;
 
 export type DType = 'float32' | 'float64';
 
-/** Elementwise functions of one input. `step` is the Heaviside step (x > 0 ? 1 : 0). */
-export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'tanh' | 'relu' | 'step' | 'gelu';
+/**
+ * Elementwise functions of one input. `step` is the Heaviside step (x > 0 ? 1 : 0), relu's
+ * derivative; `gelu_grad` is d gelu(x)/dx, gelu's derivative.
+ */
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'tanh' | 'relu' | 'step' | 'gelu' | 'gelu_grad';
 
 /** Elementwise functions of two inputs, with NumPy broadcasting. `eq` gives 1 or 0. */
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'eq';
@@ -52,6 +62,11 @@ export interface MatmulParams {
   transB: boolean;
   aBatched: boolean;
   bBatched: boolean;
+}
+
+/** The MatmulParams of op(A) [m, k] · op(B) [k, n]: one product, no transposes, unless `o` says otherwise. */
+export function matmulParams(m: number, k: number, n: number, o: Partial<Omit<MatmulParams, 'm' | 'k' | 'n'>> = {}): MatmulParams {
+  return { batch: 1, transA: false, transB: false, aBatched: false, bBatched: false, ...o, m, k, n };
 }
 
 /**
@@ -78,7 +93,163 @@ export interface AdamWParams {
   step: number;
 }
 
-export interface Backend {
+// ---- the arguments of the kernels --------------------------------------------------------
+
+/** out[i] = a[i] op b[i], with a [aShape] and b [bShape] broadcast (NumPy rules) to outShape. */
+export interface BinaryArgs {
+  op: BinaryOp;
+  a: Storage;
+  aShape: number[];
+  b: Storage;
+  bShape: number[];
+  outShape: number[];
+}
+
+/** out = mask ? value : x, with mask [maskShape] (nonzero = true) broadcast to x's shape. */
+export interface MaskedFillArgs {
+  x: Storage;
+  shape: number[];
+  mask: Storage;
+  maskShape: number[];
+  value: number;
+}
+
+/** x [shape] with its axes reordered: out axis i is input axis perm[i]. */
+export interface PermuteArgs {
+  x: Storage;
+  shape: number[];
+  perm: number[];
+}
+
+/** The box x[begin[0] : begin[0]+size[0], …] of x [shape]. */
+export interface SliceArgs {
+  x: Storage;
+  shape: number[];
+  begin: number[];
+  size: number[];
+}
+
+/** Zeros of outShape with x [shape] written into the box that starts at begin (slice's inverse). */
+export interface PadArgs {
+  x: Storage;
+  shape: number[];
+  begin: number[];
+  outShape: number[];
+}
+
+/** op over one axis of x [shape]: the result has that axis removed. */
+export interface ReduceArgs {
+  op: ReduceOp;
+  x: Storage;
+  shape: number[];
+  axis: number;
+}
+
+/** A row kernel's input x [rows, cols] (softmax, log-softmax): each row on its own. */
+export interface RowsArgs {
+  x: Storage;
+  rows: number;
+  cols: number;
+}
+
+/** A row kernel's backward: its output y [rows, cols] and the gradient dy of y. */
+export interface RowsBackwardArgs {
+  y: Storage;
+  dy: Storage;
+  rows: number;
+  cols: number;
+}
+
+/** Softmax + cross-entropy of logits [rows, cols], one target class per row (rows with ignoreIndex count 0). */
+export interface CrossEntropyArgs {
+  logits: Storage;
+  targets: Int32Array;
+  rows: number;
+  cols: number;
+  ignoreIndex: number;
+}
+
+/** The cross-entropy backward: the forward's inputs, its saved lse [rows], and dloss [rows]. */
+export interface CrossEntropyBackwardArgs extends CrossEntropyArgs {
+  lse: Storage;
+  dloss: Storage;
+}
+
+/** The language-model head and its loss: x [N, C], w [V, C], one target per row of x. */
+export interface LinearCrossEntropyArgs {
+  x: Storage;
+  w: Storage;
+  targets: Int32Array;
+  N: number;
+  C: number;
+  V: number;
+  ignoreIndex: number;
+  /** Also make the gradients of Σ loss, dx and dw. */
+  withGrad: boolean;
+}
+
+/** LayerNorm over the last axis of x [rows, cols], with weight and bias [cols]. */
+export interface LayerNormArgs {
+  x: Storage;
+  weight: Storage;
+  bias: Storage;
+  rows: number;
+  cols: number;
+  eps: number;
+}
+
+/** The LayerNorm backward: the forward's x and weight, its saved mean and rstd [rows], and dy [rows, cols]. */
+export interface LayerNormBackwardArgs {
+  dy: Storage;
+  x: Storage;
+  weight: Storage;
+  mean: Storage;
+  rstd: Storage;
+  rows: number;
+  cols: number;
+}
+
+export interface AttentionArgs extends AttentionParams {
+  q: Storage;
+  k: Storage;
+  v: Storage;
+}
+
+/** The attention backward: the forward's inputs, its output and saved lse [BH, Tq], and dout. */
+export interface AttentionBackwardArgs extends AttentionArgs {
+  dout: Storage;
+  out: Storage;
+  lse: Storage;
+}
+
+/** Rows of weight [V, C] picked by ids. */
+export interface EmbeddingArgs {
+  weight: Storage;
+  ids: Int32Array;
+  V: number;
+  C: number;
+}
+
+/** Scatter-add of dy [ids.length, C] into a zero [V, C]. */
+export interface EmbeddingBackwardArgs {
+  dy: Storage;
+  ids: Int32Array;
+  V: number;
+  C: number;
+}
+
+/** One AdamW update of param with gradient grad and moments m, v (all the same length). */
+export interface AdamWArgs extends AdamWParams {
+  param: Storage;
+  grad: Storage;
+  m: Storage;
+  v: Storage;
+}
+
+// ---- the interface -----------------------------------------------------------------------
+
+/** What every backend must write: memory, and the primitive kernels every op is made of. */
+export interface Primitives {
   /** 'js', 'cpu', 'webasm', 'webgpu', 'headlessgl', ... */
   readonly name: string;
   /** True when numbers can only be read back with `toHostAsync` (WebGPU). */
@@ -95,44 +266,38 @@ export interface Backend {
 
   // ---- elementwise ----------------------------------------------------------------------
   unary(op: UnaryOp, x: Storage): Storage;
-  /** out[i] = a[i] op b[i] with a, b broadcast (NumPy rules) to outShape. */
-  binary(op: BinaryOp, a: Storage, aShape: number[], b: Storage, bShape: number[], outShape: number[]): Storage;
-  /** out = mask ? value : x, mask (nonzero = true) broadcast to x's shape. */
-  maskedFill(x: Storage, xShape: number[], mask: Storage, maskShape: number[], value: number): Storage;
-  /** d/dx gelu(x) · dy, for the tanh-approximated GELU. */
-  geluBackward(x: Storage, dy: Storage): Storage;
+  binary(a: BinaryArgs): Storage;
+  maskedFill(a: MaskedFillArgs): Storage;
 
-  // ---- layout ---------------------------------------------------------------------------
-  /** Contiguous copy of x with its axes reordered: out axis i is input axis perm[i]. */
-  permute(x: Storage, shape: number[], perm: number[]): Storage;
-  /** The box x[begin[0] : begin[0]+size[0], ...], contiguous. */
-  slice(x: Storage, shape: number[], begin: number[], size: number[]): Storage;
-  /** Inverse of slice: zeros of outShape with x written into the box starting at begin. */
-  pad(x: Storage, shape: number[], begin: number[], outShape: number[]): Storage;
+  // ---- layout: contiguous copies --------------------------------------------------------
+  permute(a: PermuteArgs): Storage;
+  slice(a: SliceArgs): Storage;
+  pad(a: PadArgs): Storage;
 
-  // ---- reductions -----------------------------------------------------------------------
-  /** Reduces one axis; the result has shape with that axis removed. */
-  reduce(op: ReduceOp, x: Storage, shape: number[], axis: number): Storage;
-
-  // ---- the hot ops, each a forward/backward pair -----------------------------------------
+  // ---- reduction and product ------------------------------------------------------------
+  reduce(a: ReduceArgs): Storage;
   matmul(a: Storage, b: Storage, p: MatmulParams): Storage;
+}
 
+/**
+ * The fused kernels: one kernel where the primitives would take several, and, for the
+ * losses and attention, far less memory. Each is optional to write: ./composed.ts has its
+ * composed default, the same function of the same backend's primitives.
+ */
+export interface FusedKernels {
   /** Row softmax of x [rows, cols]. */
-  softmax(x: Storage, rows: number, cols: number): Storage;
+  softmax(a: RowsArgs): Storage;
   /** dx = y ⊙ (dy − Σ dy⊙y) per row, from the softmax output y. */
-  softmaxBackward(y: Storage, dy: Storage, rows: number, cols: number): Storage;
+  softmaxBackward(a: RowsBackwardArgs): Storage;
   /** Row log-softmax of x [rows, cols]. */
-  logSoftmax(x: Storage, rows: number, cols: number): Storage;
+  logSoftmax(a: RowsArgs): Storage;
   /** dx = dy − softmax·Σdy per row, from the log-softmax output y. */
-  logSoftmaxBackward(y: Storage, dy: Storage, rows: number, cols: number): Storage;
+  logSoftmaxBackward(a: RowsBackwardArgs): Storage;
 
-  /**
-   * Fused softmax + cross-entropy per row: loss[r] = logsumexp(x[r]) − x[r, target[r]]
-   * (0 where target = ignoreIndex). Returns the losses [rows] and logsumexp [rows].
-   */
-  crossEntropy(logits: Storage, targets: Int32Array, rows: number, cols: number, ignoreIndex: number): { loss: Storage; lse: Storage };
+  /** loss[r] = logsumexp(x[r]) − x[r, target[r]] (0 where target = ignoreIndex), and lse[r] = logsumexp(x[r]). */
+  crossEntropy(a: CrossEntropyArgs): { loss: Storage; lse: Storage };
   /** dlogits[r] = dloss[r] · (softmax(x[r]) − onehot(target[r])), 0 for ignored rows. */
-  crossEntropyBackward(logits: Storage, lse: Storage, targets: Int32Array, dloss: Storage, rows: number, cols: number, ignoreIndex: number): Storage;
+  crossEntropyBackward(a: CrossEntropyBackwardArgs): Storage;
 
   /**
    * The language-model head and its loss in one: per row of x [N, C], logits = x·wᵀ over the
@@ -140,29 +305,39 @@ export interface Backend {
    * ignoreIndex. With withGrad it also returns the gradients of Σ loss, made while the logits
    * are at hand (the loss is the graph's last op, so its backward only has to scale them):
    *   dx [N, C] = dlogits·w,  dw [V, C] = dlogitsᵀ·x,  dlogits = softmax − onehot(target), 0 in ignored rows.
-   * A fused backend never holds all [N, V] logits at once; the composed version
-   * (./linear_cross_entropy.ts) is matmul, crossEntropy, crossEntropyBackward and two matmuls.
+   * A fused backend never holds all [N, V] logits at once (docs/backward.md derives it).
    */
-  linearCrossEntropy(x: Storage, w: Storage, targets: Int32Array, N: number, C: number, V: number, ignoreIndex: number, withGrad: boolean): { loss: Storage; dx: Storage | null; dw: Storage | null };
+  linearCrossEntropy(a: LinearCrossEntropyArgs): { loss: Storage; dx: Storage | null; dw: Storage | null };
 
-  /** y = (x − mean) · rstd · weight + bias per row of x [rows, cols]; also returns mean, rstd [rows]. */
-  layerNorm(x: Storage, weight: Storage, bias: Storage, rows: number, cols: number, eps: number): { y: Storage; mean: Storage; rstd: Storage };
-  layerNormBackward(dy: Storage, x: Storage, weight: Storage, mean: Storage, rstd: Storage, rows: number, cols: number): { dx: Storage; dweight: Storage; dbias: Storage };
+  /** y = (x − mean) · rstd · weight + bias per row; also the rows' mean and rstd = 1/√(var + eps) [rows]. */
+  layerNorm(a: LayerNormArgs): { y: Storage; mean: Storage; rstd: Storage };
+  layerNormBackward(a: LayerNormBackwardArgs): { dx: Storage; dweight: Storage; dbias: Storage };
 
   /** Causal attention (see AttentionParams); also returns each query row's logsumexp [BH, Tq]. */
-  attention(q: Storage, k: Storage, v: Storage, p: AttentionParams): { out: Storage; lse: Storage };
-  attentionBackward(dout: Storage, q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, p: AttentionParams): { dq: Storage; dk: Storage; dv: Storage };
+  attention(a: AttentionArgs): { out: Storage; lse: Storage };
+  attentionBackward(a: AttentionBackwardArgs): { dq: Storage; dk: Storage; dv: Storage };
 
-  /** Rows of weight [V, C] picked by ids: out [ids.length, C]. */
-  embedding(weight: Storage, ids: Int32Array, V: number, C: number): Storage;
-  /** Scatter-add of dy [ids.length, C] into a zero [V, C]. */
-  embeddingBackward(dy: Storage, ids: Int32Array, V: number, C: number): Storage;
+  /** out [ids.length, C]: row ids[i] of weight. */
+  embedding(a: EmbeddingArgs): Storage;
+  /** dweight [V, C]. */
+  embeddingBackward(a: EmbeddingBackwardArgs): Storage;
 
-  /** One PyTorch AdamW step for a parameter. Host backends may update in place and return their inputs. */
-  adamw(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamWParams): { param: Storage; m: Storage; v: Storage };
+  /** One PyTorch AdamW step for a parameter: the new param, m and v. */
+  adamw(a: AdamWArgs): { param: Storage; m: Storage; v: Storage };
 }
+
+/** A backend as the ops see it: every primitive and every fused kernel (see completeBackend). */
+export interface Backend extends Primitives, FusedKernels {}
+
+/** What a backend's author writes: the primitives, and any fused kernels it has. */
+export type BackendKernels = Primitives & Partial<FusedKernels>;
 
 /** True when s is host memory (a typed array), false for a device handle. */
 export function isHost(s: Storage): s is HostArray {
   return s instanceof Float32Array || s instanceof Float64Array;
+}
+
+/** The precision of a storage: device arrays hold float32. */
+export function dtypeOf(s: Storage): DType {
+  return s instanceof Float64Array ? 'float64' : 'float32';
 }

@@ -1,8 +1,10 @@
-// A kernel profiler: wraps the current backend so every kernel call is timed, grouped by
-// kernel name and by phase (forward, or backward while Tensor.backward runs).
+// A kernel profiler: wraps a backend so every kernel call is timed, grouped by kernel name
+// and by phase: 'forward', or 'backward' while the caller runs `profiler.during('backward', …)`
+// (the training loop does, around loss.backward()).
 // Promise: `profiler.start()` / `profiler.stop(title)` bracket one training step and return
-// a table of milliseconds per kernel and the step's host↔device transfers; outside start/stop the wrapper costs one flag test.
-// On a device backend a kernel returns before the GPU finishes, so times are launch costs.
+// a table of milliseconds per kernel and the step's host↔device transfers (gpujs backends);
+// outside start/stop the wrapper costs one flag test. On a device backend a kernel returns
+// before the GPU finishes, so times are launch costs.
 import type { Backend } from '../backend.ts';
 import { resetTransferStats, transferStats } from './gpujs/transfers.ts';
 
@@ -10,7 +12,7 @@ type Phase = 'forward' | 'backward';
 
 class Profiler {
   private active = false;
-  phase: Phase = 'forward';
+  private phase: Phase = 'forward';
   private times = new Map<string, { ms: number; calls: number }>();
 
   start(): void {
@@ -18,6 +20,17 @@ class Profiler {
     resetTransferStats();
     this.active = true;
     this.phase = 'forward';
+  }
+
+  /** Runs fn with its kernel calls counted under `phase`, then returns to the phase before. */
+  during<T>(phase: Phase, fn: () => T): T {
+    const before = this.phase;
+    this.phase = phase;
+    try {
+      return fn();
+    } finally {
+      this.phase = before;
+    }
   }
 
   record(kernel: string, ms: number): void {

@@ -1,14 +1,12 @@
 // Which backend runs the kernels. One backend is current at a time; tensors remember the
 // backend that holds their numbers, and float64 tensors always live on the reference.
 // Promise: `setBackend(name)` loads a backend by name (the Node entry registers them through
-// ./available.ts); `ready()` makes the fastest one this platform has current, quietly;
-// `withFallback` fills the kernels a fast backend leaves out with the reference ones, so a
-// backend can implement only its hot ops. A factory that cannot start because something it
-// needs is absent here (no adapter, a native module not built, no display) rejects with
-// BackendUnavailable; any other rejection means the backend is broken.
+// ./available.ts); `ready()` makes the fastest one this platform has current, quietly. A
+// factory that cannot start because something it needs is absent here (no adapter, a native
+// module not built, no display) rejects with BackendUnavailable; any other rejection means
+// the backend is broken.
 import type { Backend } from '../backend.ts';
 import { referenceBackend } from '../reference/index.ts';
-import { composedLinearCrossEntropy } from '../composed.ts';
 
 export type { Backend } from '../backend.ts';
 export { referenceBackend };
@@ -73,14 +71,4 @@ export async function ready(opts: BackendOptions = {}): Promise<Backend> {
   best ??= factories.has('auto') ? factories.get('auto')!(opts) : Promise.resolve(referenceBackend);
   current = await best;
   return current;
-}
-
-/**
- * A host backend made of `fast` kernels where it has them and the reference kernels
- * everywhere else. Both work on host typed arrays, so mixing them costs nothing.
- */
-export function withFallback(name: string, fast: Partial<Backend>): Backend {
-  // composite kernels (linearCrossEntropy) are rebuilt over the new backend's own pieces
-  const backend: Backend = { ...referenceBackend, ...composedLinearCrossEntropy(() => backend), ...fast, name, asyncOnly: false };
-  return backend;
 }

@@ -13,9 +13,10 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
   const be = backendOf('causalAttention', q, k, v);
   const [B, H, Tq, D] = q.shape;
   const p = { BH: B * H, Tq, Tk: k.shape[2], D, scale: 1 / Math.sqrt(D) };
-  const { out, lse } = be.attention(q.storage, k.storage, v.storage, p);
+  const args = { q: q.storage, k: k.storage, v: v.storage, ...p };
+  const { out, lse } = be.attention(args);
   return fromOp('causalAttention', out, q.shape, q, [q, k, v], (g) => {
-    const { dq, dk, dv } = be.attentionBackward(g.storage, q.storage, k.storage, v.storage, out, lse, p);
+    const { dq, dk, dv } = be.attentionBackward({ ...args, dout: g.storage, out, lse });
     return [wrap(dq, q.shape, q), wrap(dk, k.shape, k), wrap(dv, v.shape, v)];
   });
 }

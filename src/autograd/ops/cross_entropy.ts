@@ -43,10 +43,11 @@ export function crossEntropy(logits: Tensor, targets: ArrayLike<number>, opts: C
   }
   const { t, count } = checkTargets('crossEntropy', targets, rows, V, ignoreIndex);
   const be = logits.backend;
-  const { loss, lse } = be.crossEntropy(logits.storage, t, rows, V, ignoreIndex);
+  const args = { logits: logits.storage, targets: t, rows, cols: V, ignoreIndex };
+  const { loss, lse } = be.crossEntropy(args);
   // per-row losses [rows] as an op of their own, then a plain mean over the counted rows
   const rowLoss = fromOp('crossEntropy', loss, [rows], logits, [logits], (g) => [
-    wrap(be.crossEntropyBackward(logits.storage, lse, t, g.storage, rows, V, ignoreIndex), logits.shape, logits),
+    wrap(be.crossEntropyBackward({ ...args, lse, dloss: g.storage }), logits.shape, logits),
   ]);
   return meanOver(rowLoss, count);
 }
@@ -71,7 +72,7 @@ export function linearCrossEntropy(x: Tensor, weight: Tensor, targets: ArrayLike
   const { t, count } = checkTargets('linearCrossEntropy', targets, rows, V, ignoreIndex);
   const be = backendOf('linearCrossEntropy', x, weight);
   const withGrad = isGradEnabled() && (x.requiresGrad || weight.requiresGrad);
-  const { loss, dx, dw } = be.linearCrossEntropy(x.storage, weight.storage, t, rows, C, V, ignoreIndex, withGrad);
+  const { loss, dx, dw } = be.linearCrossEntropy({ x: x.storage, w: weight.storage, targets: t, N: rows, C, V, ignoreIndex, withGrad });
   const mean = noGrad(() => meanOver(wrap(loss, [rows], x), count)); // []
   // d mean / d loss_r = 1/count for each counted row: dx and dw of Σ loss, times g/count
   return fromOp('linearCrossEntropy', mean.storage, [], x, [x, weight], (g) => {

@@ -12,9 +12,9 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
   }
   const be = backendOf('layerNorm', x, weight, bias);
   const rows = x.size / C;
-  const { y, mean, rstd } = be.layerNorm(x.storage, weight.storage, bias.storage, rows, C, eps);
+  const { y, mean, rstd } = be.layerNorm({ x: x.storage, weight: weight.storage, bias: bias.storage, rows, cols: C, eps });
   return fromOp('layerNorm', y, x.shape, x, [x, weight, bias], (g) => {
-    const { dx, dweight, dbias } = be.layerNormBackward(g.storage, x.storage, weight.storage, mean, rstd, rows, C);
+    const { dx, dweight, dbias } = be.layerNormBackward({ dy: g.storage, x: x.storage, weight: weight.storage, mean, rstd, rows, cols: C });
     return [wrap(dx, x.shape, x), wrap(dweight, weight.shape, x), wrap(dbias, bias.shape, x)];
   });
 }

@@ -5,16 +5,12 @@
 //   dv_j += p_ij · dout_i
 //   dp_ij = dout_i · v_j,   ds_ij = p_ij · (dp_ij − Σ_j p_ij dp_ij) = p_ij · (dp_ij − dout_i·out_i)
 //   dq_i += scale · ds_ij · k_j,   dk_j += scale · ds_ij · q_i
-import type { AttentionParams, HostArray, Storage } from '../backend.ts';
-import { alloc, host } from './util.ts';
+// Both write into zero-filled outputs (they accumulate).
+import type { AttentionArgs, AttentionBackwardArgs, HostArray } from '../backend.ts';
+import type { OnHost } from './host.ts';
 
-export function attention(qs: Storage, ks: Storage, vs: Storage, p: AttentionParams): { out: HostArray; lse: HostArray } {
-  const q = host(qs);
-  const k = host(ks);
-  const v = host(vs);
-  const { BH, Tq, Tk, D, scale } = p;
-  const out = alloc(q, BH * Tq * D);
-  const lse = alloc(q, BH * Tq);
+export function attention(outs: { out: HostArray; lse: HostArray }, { q, k, v, BH, Tq, Tk, D, scale }: OnHost<AttentionArgs>): void {
+  const { out, lse } = outs;
   const s = new Float64Array(Tk); // one row of scores
   for (let h = 0; h < BH; h++) {
     const qo = h * Tq * D;
@@ -38,20 +34,11 @@ export function attention(qs: Storage, ks: Storage, vs: Storage, p: AttentionPar
       }
     }
   }
-  return { out, lse };
 }
 
-export function attentionBackward(douts: Storage, qs: Storage, ks: Storage, vs: Storage, outs: Storage, lses: Storage, p: AttentionParams): { dq: HostArray; dk: HostArray; dv: HostArray } {
-  const dout = host(douts);
-  const q = host(qs);
-  const k = host(ks);
-  const v = host(vs);
-  const out = host(outs);
-  const lse = host(lses);
-  const { BH, Tq, Tk, D, scale } = p;
-  const dq = alloc(q, q.length);
-  const dk = alloc(k, k.length);
-  const dv = alloc(v, v.length);
+export function attentionBackward(grads: { dq: HostArray; dk: HostArray; dv: HostArray }, a: OnHost<AttentionBackwardArgs>): void {
+  const { dout, q, k, v, out, lse, BH, Tq, Tk, D, scale } = a;
+  const { dq, dk, dv } = grads;
   for (let h = 0; h < BH; h++) {
     const qo = h * Tq * D;
     const ko = h * Tk * D;
@@ -76,5 +63,4 @@ export function attentionBackward(douts: Storage, qs: Storage, ks: Storage, vs: 
       }
     }
   }
-  return { dq, dk, dv };
 }

@@ -1,9 +1,8 @@
-// Reference elementwise kernels: unary functions, broadcasting binary functions, maskedFill,
-// and the GELU derivative. Each loop is the definition of the op, written to be read.
-import type { BinaryOp, DType, HostArray, Storage, UnaryOp } from '../backend.ts';
+// Reference elementwise kernels: unary functions, broadcasting binary functions, maskedFill.
+// Each loop is the definition of the op, written to be read; each writes into `out`.
+import type { BinaryArgs, BinaryOp, HostArray, MaskedFillArgs, UnaryOp } from '../backend.ts';
 import { broadcastStrides, numel, sameShape } from '../shape.ts';
-import { alloc, host } from './util.ts';
-import { allocHost } from '../backends/memory.ts';
+import type { OnHost } from './host.ts';
 
 const GELU_C = Math.sqrt(2 / Math.PI); // √(2/π), from the tanh approximation of GELU
 
@@ -28,6 +27,7 @@ const UNARY: Record<UnaryOp, (x: number) => number> = {
   relu: (x) => (x > 0 ? x : 0),
   step: (x) => (x > 0 ? 1 : 0),
   gelu: geluScalar,
+  gelu_grad: geluGradScalar,
 };
 
 const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
@@ -39,16 +39,10 @@ const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
   eq: (a, b) => (a === b ? 1 : 0),
 };
 
-export function fill(n: number, value: number, dtype: DType): HostArray {
-  return allocHost(dtype, n).fill(value);
-}
-
-export function unary(op: UnaryOp, xs: Storage): HostArray {
-  const x = host(xs);
+/** out[i] = op(x[i]). */
+export function unary(out: HostArray, op: UnaryOp, x: HostArray): void {
   const f = UNARY[op];
-  const out = alloc(x, x.length);
   for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
-  return out;
 }
 
 /**
@@ -82,31 +76,17 @@ function forEachBroadcast(aShape: number[], bShape: number[], outShape: number[]
   }
 }
 
-export function binary(op: BinaryOp, as: Storage, aShape: number[], bs: Storage, bShape: number[], outShape: number[]): HostArray {
-  const a = host(as);
-  const b = host(bs);
+/** out [outShape] = a op b, broadcast. */
+export function binary(out: HostArray, { op, a, aShape, b, bShape, outShape }: OnHost<BinaryArgs>): void {
   const f = BINARY[op];
-  const out = alloc(a instanceof Float64Array ? a : b, numel(outShape));
   forEachBroadcast(aShape, bShape, outShape, (o, ia, ib) => {
     out[o] = f(a[ia], b[ib]);
   });
-  return out;
 }
 
-export function maskedFill(xs: Storage, xShape: number[], masks: Storage, maskShape: number[], value: number): HostArray {
-  const x = host(xs);
-  const mask = host(masks);
-  const out = alloc(x, x.length);
-  forEachBroadcast(xShape, maskShape, xShape, (o, ix, im) => {
+/** out [shape] = mask ? value : x. */
+export function maskedFill(out: HostArray, { x, shape, mask, maskShape, value }: OnHost<MaskedFillArgs>): void {
+  forEachBroadcast(shape, maskShape, shape, (o, ix, im) => {
     out[o] = mask[im] !== 0 ? value : x[ix];
   });
-  return out;
-}
-
-export function geluBackward(xs: Storage, dys: Storage): HostArray {
-  const x = host(xs);
-  const dy = host(dys);
-  const out = alloc(x, x.length);
-  for (let i = 0; i < x.length; i++) out[i] = geluGradScalar(x[i]) * dy[i];
-  return out;
 }

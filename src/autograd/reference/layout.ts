@@ -1,8 +1,8 @@
 // Reference layout kernels: permute (transpose), slice and its inverse pad.
-// Each produces a fresh contiguous row-major array; tensors are never strided views.
-import type { HostArray, Storage } from '../backend.ts';
+// Each writes a contiguous row-major array; tensors are never strided views.
+import type { HostArray, PadArgs, PermuteArgs, SliceArgs } from '../backend.ts';
 import { numel, stridesOf } from '../shape.ts';
-import { alloc, host } from './util.ts';
+import type { OnHost } from './host.ts';
 
 /** Visits every index of `shape` in row-major order, giving the multi-index. */
 function forEachIndex(shape: number[], visit: (flat: number, idx: number[]) => void): void {
@@ -17,39 +17,33 @@ function forEachIndex(shape: number[], visit: (flat: number, idx: number[]) => v
   }
 }
 
-export function permute(xs: Storage, shape: number[], perm: number[]): HostArray {
-  const x = host(xs);
+/** out = x [shape] with out axis i = input axis perm[i]. */
+export function permute(out: HostArray, { x, shape, perm }: OnHost<PermuteArgs>): void {
   const inStrides = stridesOf(shape);
   const outShape = perm.map((p) => shape[p]);
-  const out = alloc(x, x.length);
   forEachIndex(outShape, (flat, idx) => {
     let src = 0;
     for (let d = 0; d < idx.length; d++) src += idx[d] * inStrides[perm[d]];
     out[flat] = x[src];
   });
-  return out;
 }
 
-export function slice(xs: Storage, shape: number[], begin: number[], size: number[]): HostArray {
-  const x = host(xs);
+/** out [size] = the box of x [shape] that starts at begin. */
+export function slice(out: HostArray, { x, shape, begin, size }: OnHost<SliceArgs>): void {
   const strides = stridesOf(shape);
-  const out = alloc(x, numel(size));
   forEachIndex(size, (flat, idx) => {
     let src = 0;
     for (let d = 0; d < idx.length; d++) src += (idx[d] + begin[d]) * strides[d];
     out[flat] = x[src];
   });
-  return out;
 }
 
-export function pad(xs: Storage, shape: number[], begin: number[], outShape: number[]): HostArray {
-  const x = host(xs);
+/** out [outShape] (zero-filled) gets x [shape] in the box that starts at begin. */
+export function pad(out: HostArray, { x, shape, begin, outShape }: OnHost<PadArgs>): void {
   const strides = stridesOf(outShape);
-  const out = alloc(x, numel(outShape));
   forEachIndex(shape, (flat, idx) => {
     let dst = 0;
     for (let d = 0; d < idx.length; d++) dst += (idx[d] + begin[d]) * strides[d];
     out[dst] = x[flat];
   });
-  return out;
 }

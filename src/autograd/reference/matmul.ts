@@ -1,14 +1,11 @@
 // Reference matrix product: the triple loop, for every batch. Transposed operands are
 // read through swapped strides, so the backward products dA = dC·Bᵀ and dB = Aᵀ·dC need
 // no transpose copies. Accumulates in a JS number (float64), stores in the output type.
-import type { HostArray, MatmulParams, Storage } from '../backend.ts';
-import { alloc, host } from './util.ts';
+import type { HostArray, MatmulParams } from '../backend.ts';
 
-export function matmul(as: Storage, bs: Storage, p: MatmulParams): HostArray {
-  const a = host(as);
-  const b = host(bs);
+/** out [batch, m, n] = op(a) · op(b). */
+export function matmul(out: HostArray, a: HostArray, b: HostArray, p: MatmulParams): void {
   const { batch, m, k, n, transA, transB } = p;
-  const out = alloc(a instanceof Float64Array ? a : b, batch * m * n);
   // element (i, l) of op(A) is a[i*ars + l*acs]; element (l, j) of op(B) is b[l*brs + j*bcs]
   const [ars, acs] = transA ? [1, m] : [k, 1];
   const [brs, bcs] = transB ? [1, k] : [n, 1];
@@ -24,5 +21,4 @@ export function matmul(as: Storage, bs: Storage, p: MatmulParams): HostArray {
       }
     }
   }
-  return out;
 }

@@ -1,15 +1,14 @@
 // Reference reduction: sum or max over one axis. A shape [outer, n, inner] view makes
 // every axis the middle one, so one loop serves all axes.
-import type { HostArray, ReduceOp, Storage } from '../backend.ts';
+import type { HostArray, ReduceArgs } from '../backend.ts';
 import { numel } from '../shape.ts';
-import { alloc, host } from './util.ts';
+import type { OnHost } from './host.ts';
 
-export function reduce(op: ReduceOp, xs: Storage, shape: number[], axis: number): HostArray {
-  const x = host(xs);
+/** out = op over axis of x [shape]: shape without that axis. */
+export function reduce(out: HostArray, { op, x, shape, axis }: OnHost<ReduceArgs>): void {
   const outer = numel(shape.slice(0, axis));
   const n = shape[axis];
   const inner = numel(shape.slice(axis + 1));
-  const out = alloc(x, outer * inner);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       let acc = op === 'sum' ? 0 : -Infinity;
@@ -20,5 +19,4 @@ export function reduce(op: ReduceOp, xs: Storage, shape: number[], axis: number)
       out[o * inner + i] = acc;
     }
   }
-  return out;
 }

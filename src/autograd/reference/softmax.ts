@@ -1,7 +1,7 @@
 // Reference row softmax, log-softmax and fused softmax-cross-entropy, forward and backward.
 // All subtract the row max before exp, so large logits do not overflow.
-import type { HostArray, Storage } from '../backend.ts';
-import { alloc, host } from './util.ts';
+import type { CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, RowsArgs, RowsBackwardArgs } from '../backend.ts';
+import type { OnHost } from './host.ts';
 
 /** log Σ exp(x[off … off+cols)), computed stably around the row max. */
 function logSumExp(x: HostArray, off: number, cols: number): number {
@@ -13,75 +13,56 @@ function logSumExp(x: HostArray, off: number, cols: number): number {
   return max + Math.log(sum);
 }
 
-export function softmax(xs: Storage, rows: number, cols: number): HostArray {
-  const x = host(xs);
-  const out = alloc(x, x.length);
+// y_j = exp(x_j − lse)
+export function softmax(out: HostArray, { x, rows, cols }: OnHost<RowsArgs>): void {
   for (let r = 0; r < rows; r++) {
     const off = r * cols;
     const lse = logSumExp(x, off, cols);
     for (let j = 0; j < cols; j++) out[off + j] = Math.exp(x[off + j] - lse);
   }
-  return out;
 }
 
 // y = softmax(x): dx_j = y_j · (dy_j − Σ_i dy_i · y_i)
-export function softmaxBackward(ys: Storage, dys: Storage, rows: number, cols: number): HostArray {
-  const y = host(ys);
-  const dy = host(dys);
-  const dx = alloc(y, y.length);
+export function softmaxBackward(dx: HostArray, { y, dy, rows, cols }: OnHost<RowsBackwardArgs>): void {
   for (let r = 0; r < rows; r++) {
     const off = r * cols;
     let dot = 0;
     for (let j = 0; j < cols; j++) dot += dy[off + j] * y[off + j];
     for (let j = 0; j < cols; j++) dx[off + j] = y[off + j] * (dy[off + j] - dot);
   }
-  return dx;
 }
 
-export function logSoftmax(xs: Storage, rows: number, cols: number): HostArray {
-  const x = host(xs);
-  const out = alloc(x, x.length);
+// y_j = x_j − lse
+export function logSoftmax(out: HostArray, { x, rows, cols }: OnHost<RowsArgs>): void {
   for (let r = 0; r < rows; r++) {
     const off = r * cols;
     const lse = logSumExp(x, off, cols);
     for (let j = 0; j < cols; j++) out[off + j] = x[off + j] - lse;
   }
-  return out;
 }
 
 // y = log softmax(x): dx_j = dy_j − exp(y_j) · Σ_i dy_i
-export function logSoftmaxBackward(ys: Storage, dys: Storage, rows: number, cols: number): HostArray {
-  const y = host(ys);
-  const dy = host(dys);
-  const dx = alloc(y, y.length);
+export function logSoftmaxBackward(dx: HostArray, { y, dy, rows, cols }: OnHost<RowsBackwardArgs>): void {
   for (let r = 0; r < rows; r++) {
     const off = r * cols;
     let sum = 0;
     for (let j = 0; j < cols; j++) sum += dy[off + j];
     for (let j = 0; j < cols; j++) dx[off + j] = dy[off + j] - Math.exp(y[off + j]) * sum;
   }
-  return dx;
 }
 
 // loss_r = logsumexp(x_r) − x_r[t_r]  (= −log softmax(x_r)[t_r])
-export function crossEntropy(xs: Storage, targets: Int32Array, rows: number, cols: number, ignoreIndex: number): { loss: HostArray; lse: HostArray } {
-  const x = host(xs);
-  const loss = alloc(x, rows);
-  const lse = alloc(x, rows);
+export function crossEntropy(out: { loss: HostArray; lse: HostArray }, { logits: x, targets, rows, cols, ignoreIndex }: OnHost<CrossEntropyArgs>): void {
+  const { loss, lse } = out;
   for (let r = 0; r < rows; r++) {
     const off = r * cols;
     lse[r] = logSumExp(x, off, cols);
     loss[r] = targets[r] === ignoreIndex ? 0 : lse[r] - x[off + targets[r]];
   }
-  return { loss, lse };
 }
 
 // dx_r = dloss_r · (softmax(x_r) − onehot(t_r)); softmax recomputed from the saved lse
-export function crossEntropyBackward(xs: Storage, lses: Storage, targets: Int32Array, dlosss: Storage, rows: number, cols: number, ignoreIndex: number): HostArray {
-  const x = host(xs);
-  const lse = host(lses);
-  const dloss = host(dlosss);
-  const dx = alloc(x, x.length);
+export function crossEntropyBackward(dx: HostArray, { logits: x, lse, dloss, targets, rows, cols, ignoreIndex }: OnHost<CrossEntropyBackwardArgs>): void {
   for (let r = 0; r < rows; r++) {
     if (targets[r] === ignoreIndex) continue;
     const off = r * cols;
@@ -89,5 +70,4 @@ export function crossEntropyBackward(xs: Storage, lses: Storage, targets: Int32A
     for (let j = 0; j < cols; j++) dx[off + j] = g * Math.exp(x[off + j] - lse[r]);
     dx[off + targets[r]] -= g;
   }
-  return dx;
 }

@@ -1,15 +1,24 @@
 // The fast CPU backend ('cpu'): the hot kernels as WebAssembly SIMD generated at run time
-// (see wasm_emit.ts), spread over worker threads that share one wasm memory; the rest from
-// the reference backend. Promise: float32 results within the tolerances of
-// test/cpu_backend.test.ts of the reference; float64 inputs run the reference kernels.
+// (see wasm_emit.ts), spread over worker threads that share one wasm memory; every other
+// kernel is the reference kernel (../../reference), writing into arrays from this backend's
+// memory pool (../memory.ts), which the training loop enters with reuseMemory.
+// Promise: float32 results within the tolerances of test/cpu_backend.test.ts of the
+// reference; float64 inputs run the reference kernels. adamw updates the parameter and its
+// moments in place (the reference kernel, given its inputs as outputs): the one kernel here
+// that writes into its inputs, to save a copy of every weight each step.
 // Calls block the calling thread until the workers finish (Atomics.wait): fine on Node's main
 // thread; in a browser the backend must run inside a Worker.
-import type { AttentionParams, Backend, BinaryOp, HostArray, MatmulParams, Storage, UnaryOp } from '../../backend.ts';
-import { referenceBackend, withFallback } from '../registry.ts';
+import type { AdamWArgs, AttentionArgs, AttentionBackwardArgs, Backend, CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, LinearCrossEntropyArgs, MatmulParams, RowsArgs, RowsBackwardArgs, Storage, UnaryOp } from '../../backend.ts';
+import { matmulParams } from '../../backend.ts';
+import { completeBackend } from '../../composed.ts';
+import { hostKernels } from '../../reference/index.ts';
+import { onHost } from '../../reference/host.ts';
+import { adamw as adamwKernel } from '../../reference/adamw.ts';
+import { MemoryPool } from '../memory.ts';
 import { buildCpuModule, MAX_PAGES, relaxedSimdProbe } from './module.ts';
 import { CpuRuntime, splitRange } from './runtime.ts';
 import { enableRelaxedSimd, hardwareThreads, MAX_CHUNKS, startPool } from './threads.node.ts';
-import { adamw, binaryFast, layerNorm, layerNormBackward } from './js_kernels.ts';
+import { binaryFast } from './binary.ts';
 import type { GemmConfig } from './gemm_wasm.ts';
 import { wasm } from './wasm_api.ts';
 
@@ -31,6 +40,8 @@ const LCE_BLOCK = 1 << 24;
 
 export interface CpuBackend extends Backend {
   readonly threads: number;
+  /** The arrays every kernel's output comes from (see reuseMemory in ../memory.ts). */
+  readonly memoryPool: MemoryPool;
   /** Whether the GEMM uses relaxed-SIMD fused multiply-add. */
   readonly fma: boolean;
   /** Cumulative ms copying into / out of wasm memory and computing (see runtime.ts). */
@@ -60,9 +71,13 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
   const fns = mod.exports.map((n) => instance.exports[n] as (...a: number[]) => unknown);
   // (at most 64: 4 chunks per thread must fit the pool's MAX_CHUNKS = 256)
   const threads = Math.max(1, Math.min(64, opts.threads ?? hardwareThreads()));
-  const pool = await startPool(module, memory, mod.exports, fns, threads);
-  const rt = new CpuRuntime(mod, memory, pool);
-  const ref = referenceBackend;
+  const workers = await startPool(module, memory, mod.exports, fns, threads);
+  const pool = new MemoryPool();
+  const rt = new CpuRuntime(mod, memory, workers, pool.alloc);
+  /** The reference kernels, their outputs from the pool: float64, and every op without a fast kernel here. */
+  const ref = completeBackend(hostKernels('cpu', pool.alloc));
+  /** A float32 output from the pool. */
+  const out32 = (n: number) => pool.alloc('float32', n) as Float32Array;
 
   const isF64 = (...xs: Storage[]): boolean => xs.some((x) => x instanceof Float64Array);
   const f32 = (x: Storage): Float32Array => {
@@ -117,7 +132,7 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
   function matmul(as: Storage, bs: Storage, p: MatmulParams): HostArray {
     if (isF64(as, bs)) return ref.matmul(as, bs, p) as HostArray;
     const { batch, m, k, n } = p;
-    if (batch * m * n === 0 || k === 0) return new Float32Array(batch * m * n);
+    if (batch * m * n === 0 || k === 0) return out32(batch * m * n);
     rt.reset();
     const A = rt.put(f32(as)); // [batch?, m, k] or [batch?, k, m] when transA
     const B = rt.put(f32(bs)); // [batch?, k, n] or [batch?, n, k] when transB
@@ -133,10 +148,10 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
    * each block's dlogits are made, used and dropped while its logits are there.
    */
   const rowsPerBlock = (V: number) => Math.max(1, Math.floor(LCE_BLOCK / V));
-  const rowProduct = (m: number, k: number, n: number, transA: boolean, transB: boolean): MatmulParams => ({ batch: 1, m, k, n, transA, transB, aBatched: false, bBatched: false });
 
-  function linearCrossEntropy(xs: Storage, ws: Storage, targets: Int32Array, N: number, C: number, V: number, ignoreIndex: number, withGrad: boolean) {
-    if (isF64(xs, ws)) return ref.linearCrossEntropy(xs, ws, targets, N, C, V, ignoreIndex, withGrad);
+  function linearCrossEntropy(a: LinearCrossEntropyArgs) {
+    const { x: xs, w: ws, targets, N, C, V, ignoreIndex, withGrad } = a;
+    if (isF64(xs, ws)) return ref.linearCrossEntropy(a);
     rt.reset();
     const X = rt.put(f32(xs)); // [N, C]
     const W = rt.put(f32(ws)); // [V, C]
@@ -144,10 +159,10 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
     const LOGITS = rt.alloc(R * V); // [R, V], one block of rows at a time
     const L = rt.alloc(R, 8); // f64 logsumexp of the block's rows
     const grad = withGrad ? { DL: rt.alloc(R * V), DX: rt.alloc(N * C), DW: rt.alloc(V * C), G: rt.put(Float32Array.from(targets, (t) => (t === ignoreIndex ? 0 : 1))) } : null;
-    const loss = new Float32Array(N);
+    const loss = out32(N);
     for (let r0 = 0; r0 < N; r0 += R) {
       const rows = Math.min(R, N - r0);
-      gemmAt(X + 4 * r0 * C, W, LOGITS, rowProduct(rows, C, V, false, true)); // x·wᵀ
+      gemmAt(X + 4 * r0 * C, W, LOGITS, matmulParams(rows, C, V, { transB: true })); // x·wᵀ
       rowsKernel('lse_rows', [LOGITS, L], rows, V);
       const f32v = rt.f32, f64v = rt.f64;
       for (let r = 0; r < rows; r++) {
@@ -161,17 +176,18 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
       rowsKernel('ce_back_rows', [LOGITS, DL, LSE, G + 4 * r0], rows, V); // 1·softmax (0 in ignored rows)
       const dl = rt.f32;
       for (let r = 0; r < rows; r++) if (targets[r0 + r] !== ignoreIndex) dl[(DL >> 2) + r * V + targets[r0 + r]] -= 1; // − onehot
-      gemmAt(DL, W, DX + 4 * r0 * C, rowProduct(rows, V, C, false, false)); // dx = dlogits·w
-      gemmAt(DL, X + 4 * r0 * C, DW, rowProduct(V, rows, C, true, false), r0 > 0); // dw += dlogitsᵀ·x
+      gemmAt(DL, W, DX + 4 * r0 * C, matmulParams(rows, V, C)); // dx = dlogits·w
+      gemmAt(DL, X + 4 * r0 * C, DW, matmulParams(V, rows, C, { transA: true }), r0 > 0); // dw += dlogitsᵀ·x
     }
     if (grad === null) return { loss, dx: null, dw: null };
     return { loss, dx: rt.take(grad.DX, N * C), dw: rt.take(grad.DW, V * C) };
   }
 
   /** A row kernel y = f(x) over [rows, cols] (softmax, logSoftmax), the reference for float64. */
-  function forward(name: string, refFn: (x: Storage, r: number, c: number) => Storage) {
-    return (xs: Storage, rows: number, cols: number): HostArray => {
-      if (isF64(xs)) return refFn(xs, rows, cols) as HostArray;
+  function forward(name: string, refFn: (a: RowsArgs) => Storage) {
+    return (a: RowsArgs): HostArray => {
+      const { x: xs, rows, cols } = a;
+      if (isF64(xs)) return refFn(a) as HostArray;
       rt.reset();
       const X = rt.put(f32(xs));
       const Y = rt.alloc(rows * cols);
@@ -180,9 +196,10 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
     };
   }
 
-  function backward(name: string, refFn: (y: Storage, dy: Storage, r: number, c: number) => Storage) {
-    return (ys: Storage, dys: Storage, rows: number, cols: number): HostArray => {
-      if (isF64(ys, dys)) return refFn(ys, dys, rows, cols) as HostArray;
+  function backward(name: string, refFn: (a: RowsBackwardArgs) => Storage) {
+    return (a: RowsBackwardArgs): HostArray => {
+      const { y: ys, dy: dys, rows, cols } = a;
+      if (isF64(ys, dys)) return refFn(a) as HostArray;
       rt.reset();
       const Y = rt.put(f32(ys));
       const DY = rt.put(f32(dys));
@@ -192,21 +209,24 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
     };
   }
 
-  function crossEntropy(xs: Storage, targets: Int32Array, rows: number, cols: number, ignoreIndex: number) {
-    if (isF64(xs)) return ref.crossEntropy(xs, targets, rows, cols, ignoreIndex);
+  function crossEntropy(a: CrossEntropyArgs) {
+    const { logits: xs, targets, rows, cols, ignoreIndex } = a;
+    if (isF64(xs)) return ref.crossEntropy(a);
     const x = f32(xs);
     rt.reset();
     const X = rt.put(x);
     const L = rt.alloc(rows, 8); // f64 logsumexp per row
     rowsKernel('lse_rows', [X, L], rows, cols);
-    const lse = new Float32Array(rt.f64.subarray(L >> 3, (L >> 3) + rows));
-    const loss = new Float32Array(rows);
+    const lse = out32(rows);
+    lse.set(rt.f64.subarray(L >> 3, (L >> 3) + rows));
+    const loss = out32(rows);
     for (let r = 0; r < rows; r++) loss[r] = targets[r] === ignoreIndex ? 0 : lse[r] - x[r * cols + targets[r]];
     return { loss, lse };
   }
 
-  function crossEntropyBackward(xs: Storage, lses: Storage, targets: Int32Array, dlosss: Storage, rows: number, cols: number, ignoreIndex: number) {
-    if (isF64(xs, lses, dlosss)) return ref.crossEntropyBackward(xs, lses, targets, dlosss, rows, cols, ignoreIndex);
+  function crossEntropyBackward(a: CrossEntropyBackwardArgs) {
+    const { logits: xs, lse: lses, dloss: dlosss, targets, rows, cols, ignoreIndex } = a;
+    if (isF64(xs, lses, dlosss)) return ref.crossEntropyBackward(a);
     const dloss = f32(dlosss);
     const g = new Float32Array(rows);
     for (let r = 0; r < rows; r++) g[r] = targets[r] === ignoreIndex ? 0 : dloss[r];
@@ -224,25 +244,15 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
     return dx;
   }
 
+  /** gelu and its derivative as wasm kernels; the other unary ops are the reference's. */
   function unary(op: UnaryOp, xs: Storage): HostArray {
-    if (op !== 'gelu' || isF64(xs)) return ref.unary(op, xs) as HostArray;
+    if ((op !== 'gelu' && op !== 'gelu_grad') || isF64(xs)) return ref.unary(op, xs) as HostArray;
     const x = f32(xs);
     rt.reset();
     const X = rt.put(x);
     const Y = rt.alloc(x.length);
-    elementwise('gelu', [X, Y], x.length);
+    elementwise(op, [X, Y], x.length);
     return rt.take(Y, x.length);
-  }
-
-  function geluBackward(xs: Storage, dys: Storage): HostArray {
-    if (isF64(xs, dys)) return ref.geluBackward(xs, dys) as HostArray;
-    const x = f32(xs);
-    rt.reset();
-    const X = rt.put(x);
-    const DY = rt.put(f32(dys));
-    const DX = rt.alloc(x.length);
-    elementwise('gelu_back', [X, DY, DX], x.length);
-    return rt.take(DX, x.length);
   }
 
   /** Attention chunks: one (batch·head) problem each (groups of them past MAX_CHUNKS). */
@@ -251,10 +261,10 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
   const attnLocals = (Tk: number, blocks: number) =>
     rt.gemmLocals().map((g) => [...Array.from({ length: blocks }, () => rt.alloc(rt.mod.attnBlock * Tk)), ...g]);
 
-  function attention(qs: Storage, ks: Storage, vs: Storage, p: AttentionParams) {
-    if (isF64(qs, ks, vs)) return ref.attention(qs, ks, vs, p);
-    const { BH, Tq, Tk, D, scale } = p;
-    if (BH * Tq === 0) return { out: new Float32Array(BH * Tq * D), lse: new Float32Array(BH * Tq) };
+  function attention(a: AttentionArgs) {
+    const { q: qs, k: ks, v: vs, BH, Tq, Tk, D, scale } = a;
+    if (isF64(qs, ks, vs)) return ref.attention(a);
+    if (BH * Tq === 0) return { out: out32(BH * Tq * D), lse: out32(BH * Tq) };
     rt.reset();
     const Q = rt.put(f32(qs)), K = rt.put(f32(ks)), V = rt.put(f32(vs));
     const O = rt.alloc(BH * Tq * D), L = rt.alloc(BH * Tq);
@@ -262,10 +272,10 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
     return { out: rt.take(O, BH * Tq * D), lse: rt.take(L, BH * Tq) };
   }
 
-  function attentionBackward(douts: Storage, qs: Storage, ks: Storage, vs: Storage, outs: Storage, lses: Storage, p: AttentionParams) {
-    if (isF64(douts, qs, ks, vs, outs, lses)) return ref.attentionBackward(douts, qs, ks, vs, outs, lses, p);
-    const { BH, Tq, Tk, D, scale } = p;
-    if (BH * Tq === 0) return { dq: new Float32Array(BH * Tq * D), dk: new Float32Array(BH * Tk * D), dv: new Float32Array(BH * Tk * D) };
+  function attentionBackward(a: AttentionBackwardArgs) {
+    const { dout: douts, q: qs, k: ks, v: vs, out: outs, lse: lses, BH, Tq, Tk, D, scale } = a;
+    if (isF64(douts, qs, ks, vs, outs, lses)) return ref.attentionBackward(a);
+    if (BH * Tq === 0) return { dq: out32(BH * Tq * D), dk: out32(BH * Tk * D), dv: out32(BH * Tk * D) };
     rt.reset();
     const DO = rt.put(f32(douts)), Q = rt.put(f32(qs)), K = rt.put(f32(ks)), V = rt.put(f32(vs));
     const O = rt.put(f32(outs)), L = rt.put(f32(lses));
@@ -274,7 +284,16 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
     return { dq: rt.take(DQ, BH * Tq * D), dk: rt.take(DK, BH * Tk * D), dv: rt.take(DV, BH * Tk * D) };
   }
 
-  const backend = withFallback('cpu', {
+  /** The reference AdamW kernel with the inputs as its outputs: an update in place. */
+  function adamw(a: AdamWArgs) {
+    if (isF64(a.param, a.grad, a.m, a.v)) return ref.adamw(a);
+    const h = onHost(a);
+    adamwKernel({ param: h.param, m: h.m, v: h.v }, h);
+    return { param: a.param, m: a.m, v: a.v };
+  }
+
+  const backend = completeBackend({
+    ...ref,
     matmul,
     softmax: forward('softmax_rows', ref.softmax),
     softmaxBackward: backward('softmax_back_rows', ref.softmaxBackward),
@@ -283,19 +302,11 @@ async function create(opts: CpuBackendOptions): Promise<CpuBackend> {
     crossEntropy,
     crossEntropyBackward,
     linearCrossEntropy,
-    layerNorm: (x, w, b, rows, cols, eps) =>
-      isF64(x, w, b) ? ref.layerNorm(x, w, b, rows, cols, eps) : layerNorm(f32(x), f32(w), f32(b), rows, cols, eps),
-    layerNormBackward: (dy, x, w, mean, rstd, rows, cols) =>
-      isF64(dy, x, w, mean, rstd)
-        ? ref.layerNormBackward(dy, x, w, mean, rstd, rows, cols)
-        : layerNormBackward(f32(dy), f32(x), f32(w), f32(mean), f32(rstd), rows, cols),
     attention,
     attentionBackward,
     unary,
-    geluBackward,
-    binary: (op: BinaryOp, a: Storage, aShape: number[], b: Storage, bShape: number[], outShape: number[]) =>
-      (!isF64(a, b) && binaryFast(op, f32(a), aShape, f32(b), bShape, outShape)) || ref.binary(op, a, aShape, b, bShape, outShape),
-    adamw: (p, g, m, v, hp) => (isF64(p, g, m, v) ? ref.adamw(p, g, m, v, hp) : adamw(f32(p), f32(g), f32(m), f32(v), hp)),
+    binary: (a) => binaryFast(a, out32) ?? ref.binary(a),
+    adamw,
   });
-  return Object.assign(backend, { threads: rt.threads, fma, stats: rt.stats });
+  return Object.assign(backend, { threads: rt.threads, fma, stats: rt.stats, memoryPool: pool });
 }

@@ -285,21 +285,21 @@ export function emitRows(mb: ModuleBuilder, log: number): RowFns {
     mb.func('gelu', f);
   }
   {
-    // gelu_back(x, dy, dx, n): dx = gelu'(x) · dy
+    // gelu_grad(x, y, n): y = gelu'(x)
     const f = new FuncBuilder();
-    const x = f.param(I32), dy = f.param(I32), dx = f.param(I32), n = f.param(I32);
+    const x = f.param(I32), y = f.param(I32), n = f.param(I32);
     const xv = f.local(V128);
     const sg = sigmoid2u(f, xv);
     const s = sg.s;
     f.body = rowLoop(f, n, (ld, st) => seq(
       set(xv, ld(x)),
       sg.code,
-      st(dx, f32x4.mul(ld(dy), f32x4.add(get(s), f32x4.mul(
+      st(y, f32x4.add(get(s), f32x4.mul(
         f32x4.mul(f32x4.mul(splat(2), get(xv)), f32x4.mul(get(s), f32x4.sub(splat(1), get(s)))),
         f32x4.mul(splat(GELU_C), f32x4.add(splat(1), f32x4.mul(splat(3 * 0.044715), f32x4.mul(get(xv), get(xv))))),
-      )))),
+      ))),
     ));
-    mb.func('gelu_back', f);
+    mb.func('gelu_grad', f);
   }
 
   return { rowMax, expStore, dotRow, scaleRow };

@@ -6,15 +6,15 @@
 // Memory layout (byte addresses):
 //   [0, scratchEnd)       per thread t: packA_t | packB_t | tile_t  (fixed, reused forever)
 //   [scratchEnd, top)     the arena: reset at the start of every kernel call, grown as needed
-// Kernels copy their inputs into the arena, run, and copy the result out into a fresh
-// host array from the pool (../../memory.ts); the arena is reused, so big buffers are not
-// reallocated each step.
+// Kernels copy their inputs into the arena, run, and copy the result out into a host array
+// from `alloc` (the backend's memory pool, ../memory.ts); the arena is reused, so big buffers
+// are not reallocated each step.
 import type { CpuModule } from './module.ts';
 import type { WasmMemory } from './wasm_api.ts';
 import { MAX_PAGES } from './module.ts';
 import type { ThreadPool } from './threads.node.ts';
 import { gemmScratchBytes } from './gemm_wasm.ts';
-import { allocHost } from '../memory.ts';
+import type { Alloc } from '../../reference/host.ts';
 
 const PAGE = 65536;
 const ALIGN = 64; // cache-line aligned allocations
@@ -40,6 +40,8 @@ export class CpuRuntime {
     readonly mod: CpuModule,
     readonly memory: WasmMemory,
     private readonly pool: ThreadPool,
+    /** Where take() puts a result. */
+    private readonly allocOut: Alloc,
   ) {
     this.threads = pool.size;
     this.fnIndex = new Map(mod.exports.map((n, i) => [n, i]));
@@ -94,11 +96,11 @@ export class CpuRuntime {
     return at;
   }
 
-  /** Copies n floats at byte address `at` out of wasm memory into a host array (../../memory.ts). */
+  /** Copies n floats at byte address `at` out of wasm memory into a host array from allocOut. */
   take(at: number, n: number): Float32Array {
     const t0 = performance.now();
     // (alloc + set is a memcpy; slice() of a view on shared memory is about 2× slower)
-    const out = allocHost('float32', n) as Float32Array;
+    const out = this.allocOut('float32', n) as Float32Array;
     out.set(this.f32.subarray(at >>> 2, (at >>> 2) + n));
     this.stats.copyOut += performance.now() - t0;
     return out;

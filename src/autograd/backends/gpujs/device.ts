@@ -148,6 +148,18 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
     });
   };
   const isDevice = (a: unknown): a is GpuArray | PartedArray => a instanceof GpuArray || a instanceof PartedArray;
+  /** A kernel's argument object (not an array of numbers). */
+  const isArgObject = (a: unknown): a is Record<string, unknown> => typeof a === 'object' && a !== null && !Array.isArray(a) && !ArrayBuffer.isView(a) && !isDevice(a);
+  /** An argument with every device array in it (itself, or a field of an argument object) read back. */
+  const onHost = (a: unknown): Maybe<unknown> => {
+    if (isDevice(a)) return read(a);
+    if (!isArgObject(a)) return a;
+    const keys = Object.keys(a);
+    return when(keys.map((k) => onHost(a[k])), (values) => Object.fromEntries(keys.map((k, i) => [k, values[i]])));
+  };
+  /** The storages among a kernel's arguments. */
+  const storagesIn = (args: unknown[]): Storage[] =>
+    args.flatMap((a) => (isDevice(a) || (ArrayBuffer.isView(a) && isHost(a as Storage)) ? [a as Storage] : isArgObject(a) ? storagesIn(Object.values(a)) : []));
 
   /**
    * An op run by the reference kernels on the host: inputs read back, outputs uploaded.
@@ -156,7 +168,7 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
    */
   function viaHost<A extends unknown[]>(op: (...a: A) => unknown, sizes: (...a: A) => number | Record<string, number | null>) {
     return (...args: A): never => {
-      const result = when(args.map((a) => (isDevice(a) ? read(a) : a)), (hostArgs) => op(...(hostArgs as A)));
+      const result = when(args.map(onHost), (hostArgs) => op(...(hostArgs as A)));
       // on webgpu `result` is pending: the handles exist now, their buffers once it is there
       const uploadOf = (len: number, pick: (r: unknown) => HostArray): Storage => upload(len, when([result], ([r]) => pick(r)));
       const shape = sizes(...args);
@@ -172,36 +184,34 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
     name,
     asyncOnly: o.asyncOnly,
     unary: viaHost(ref.unary, (_op, x) => x.length),
-    binary: viaHost(ref.binary, (_op, _a, _as, _b, _bs, out) => numel(out)),
-    maskedFill: viaHost(ref.maskedFill, (x) => x.length),
-    geluBackward: viaHost(ref.geluBackward, (x) => x.length),
-    permute: viaHost(ref.permute, (x) => x.length),
-    slice: viaHost(ref.slice, (_x, _s, _b, size) => numel(size)),
-    pad: viaHost(ref.pad, (_x, _s, _b, out) => numel(out)),
-    reduce: viaHost(ref.reduce, (_op, _x, shape, axis) => numel(shape) / shape[axis]),
+    binary: viaHost(ref.binary, (a) => numel(a.outShape)),
+    maskedFill: viaHost(ref.maskedFill, (a) => a.x.length),
+    permute: viaHost(ref.permute, (a) => a.x.length),
+    slice: viaHost(ref.slice, (a) => numel(a.size)),
+    pad: viaHost(ref.pad, (a) => numel(a.outShape)),
+    reduce: viaHost(ref.reduce, (a) => numel(a.shape) / a.shape[a.axis]),
     matmul: viaHost(ref.matmul, (_a, _b, p) => p.batch * p.m * p.n),
-    softmax: viaHost(ref.softmax, (_x, rows, cols) => rows * cols),
-    softmaxBackward: viaHost(ref.softmaxBackward, (_y, _dy, rows, cols) => rows * cols),
-    logSoftmax: viaHost(ref.logSoftmax, (_x, rows, cols) => rows * cols),
-    logSoftmaxBackward: viaHost(ref.logSoftmaxBackward, (_y, _dy, rows, cols) => rows * cols),
-    crossEntropy: viaHost(ref.crossEntropy, (_x, _t, rows) => ({ loss: rows, lse: rows })),
-    crossEntropyBackward: viaHost(ref.crossEntropyBackward, (_x, _l, _t, _d, rows, cols) => rows * cols),
-    layerNorm: viaHost(ref.layerNorm, (_x, _w, _b, rows, cols) => ({ y: rows * cols, mean: rows, rstd: rows })),
-    layerNormBackward: viaHost(ref.layerNormBackward, (_dy, _x, _w, _m, _r, rows, cols) => ({ dx: rows * cols, dweight: cols, dbias: cols })),
-    attention: viaHost(ref.attention, (_q, _k, _v, p) => ({ out: p.BH * p.Tq * p.D, lse: p.BH * p.Tq })),
-    attentionBackward: viaHost(ref.attentionBackward, (_d, _q, _k, _v, _o, _l, p) => ({ dq: p.BH * p.Tq * p.D, dk: p.BH * p.Tk * p.D, dv: p.BH * p.Tk * p.D })),
-    embedding: viaHost(ref.embedding, (_w, ids, _V, C) => ids.length * C),
-    embeddingBackward: viaHost(ref.embeddingBackward, (_dy, _ids, V, C) => V * C),
-    linearCrossEntropy: viaHost(ref.linearCrossEntropy, (_x, _w, _t, N, C, V, _i, withGrad) => ({ loss: N, dx: withGrad ? N * C : null, dw: withGrad ? V * C : null })),
-    adamw: viaHost(ref.adamw, (p) => ({ param: p.length, m: p.length, v: p.length })),
+    softmax: viaHost(ref.softmax, (a) => a.rows * a.cols),
+    softmaxBackward: viaHost(ref.softmaxBackward, (a) => a.rows * a.cols),
+    logSoftmax: viaHost(ref.logSoftmax, (a) => a.rows * a.cols),
+    logSoftmaxBackward: viaHost(ref.logSoftmaxBackward, (a) => a.rows * a.cols),
+    crossEntropy: viaHost(ref.crossEntropy, (a) => ({ loss: a.rows, lse: a.rows })),
+    crossEntropyBackward: viaHost(ref.crossEntropyBackward, (a) => a.rows * a.cols),
+    layerNorm: viaHost(ref.layerNorm, (a) => ({ y: a.rows * a.cols, mean: a.rows, rstd: a.rows })),
+    layerNormBackward: viaHost(ref.layerNormBackward, (a) => ({ dx: a.rows * a.cols, dweight: a.cols, dbias: a.cols })),
+    attention: viaHost(ref.attention, (a) => ({ out: a.BH * a.Tq * a.D, lse: a.BH * a.Tq })),
+    attentionBackward: viaHost(ref.attentionBackward, (a) => ({ dq: a.BH * a.Tq * a.D, dk: a.BH * a.Tk * a.D, dv: a.BH * a.Tk * a.D })),
+    embedding: viaHost(ref.embedding, (a) => a.ids.length * a.C),
+    embeddingBackward: viaHost(ref.embeddingBackward, (a) => a.V * a.C),
+    linearCrossEntropy: viaHost(ref.linearCrossEntropy, (a) => ({ loss: a.N, dx: a.withGrad ? a.N * a.C : null, dw: a.withGrad ? a.V * a.C : null })),
+    adamw: viaHost(ref.adamw, (a) => ({ param: a.param.length, m: a.param.length, v: a.param.length })),
   };
 
   // The hot ops run as kernels unless an operand is longer than one device array; the ops that
   // walk parts (or check their sizes) themselves, PARTWISE, take any length.
   const hot = hotOps(exec, fb);
-  const PARTWISE = new Set(['unary', 'binary', 'geluBackward', 'adamw', 'embedding', 'embeddingBackward', 'linearCrossEntropy', 'reduce', 'matmul']);
-  const fits = (op: string, args: unknown[]): boolean =>
-    PARTWISE.has(op) || args.filter((a): a is Storage => isDevice(a) || isHost(a as Storage)).every((a) => a.length <= partLength);
+  const PARTWISE = new Set(['unary', 'binary', 'adamw', 'embedding', 'embeddingBackward', 'linearCrossEntropy', 'reduce', 'matmul']);
+  const fits = (op: string, args: unknown[]): boolean => PARTWISE.has(op) || storagesIn(args).every((a) => a.length <= partLength);
   const guarded: Partial<Backend> = {};
   for (const [op, kernel] of Object.entries(hot) as [keyof Backend, (...a: unknown[]) => unknown][]) {
     const host = fb[op] as (...a: unknown[]) => unknown;

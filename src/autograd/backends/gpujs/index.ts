@@ -6,8 +6,10 @@
 // rejects with a plain Error when the backend is there but broken (a probe kernel that ran on
 // the wrong mode or computed the wrong numbers, a module that fails to load).
 import { createRequire } from 'node:module';
-import { BackendUnavailable, registeredBackends, setBackend, withFallback, type BackendOptions } from '../registry.ts';
-import { referenceBackend } from '../../reference/index.ts';
+import { BackendUnavailable, registeredBackends, setBackend, type BackendOptions } from '../registry.ts';
+import { hostKernels, referenceBackend } from '../../reference/index.ts';
+import { newArray } from '../../reference/host.ts';
+import { completeBackend } from '../../composed.ts';
 import type { Backend } from '../../backend.ts';
 import { createDeviceBackend } from './device.ts';
 import { KERNEL_CLASS, Launcher, flatten, loadGpuJs, type GpuMode } from './launch.ts';
@@ -106,7 +108,8 @@ export function glRowSplit(rows: number, cols: number, maxTex: number): [number,
 export async function createWebAsmBackend(): Promise<Backend> {
   if (!loadGpuJs().GPU.isWebAssemblySupported) throw new BackendUnavailable('webasm: this runtime has no WebAssembly');
   const launcher = await checkedLauncher('webasm');
-  const backend = withFallback('webasm', hotOps({
+  // the hot ops as gpu.js kernels, every other kernel the reference's
+  const backend = completeBackend({ ...hostKernels('webasm', newArray), ...hotOps({
     run(def, output, args) {
       const n = output.reduce((p, d) => p * d, 1);
       if (n === 0) return new Float32Array(0);
@@ -117,7 +120,7 @@ export async function createWebAsmBackend(): Promise<Backend> {
     partLength: Infinity, // host memory: a tensor is always one array
     parts: (s) => [s],
     join: (_length, parts) => parts[0],
-  }, referenceBackend));
+  }, referenceBackend) });
   return tracked(backend, launcher);
 }
 

@@ -229,7 +229,11 @@ export const unary: KernelDef = {
     if (op === 5) return v > 0 ? v : 0;
     if (op === 6) return v > 0 ? 1 : 0;
     const u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
-    return 0.5 * v * (2 - 2 / (Math.exp(2 * u) + 1));
+    if (op === 7) return 0.5 * v * (2 - 2 / (Math.exp(2 * u) + 1)); // gelu: 0.5·v·(1 + tanh u)
+    // gelu'(v) = 0.5·(1 + tanh u) + 0.5·v·(1 − tanh²u)·du/dv, by the product and chain rules
+    const t = 1 - 2 / (Math.exp(2 * u) + 1);
+    const du = 0.7978845608028654 * (1 + 3 * 0.044715 * v * v);
+    return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du;
   },
 };
 
@@ -249,18 +253,6 @@ export const binaryFlat: KernelDef = {
     if (op === 3) return u / v;
     if (op === 4) return Math.pow(u, v);
     return u === v ? 1 : 0;
-  },
-};
-
-/** gelu'(x)·dy, the product and chain rules on the tanh approximation. */
-export const geluBackward: KernelDef = {
-  name: 'geluBackward',
-  types: ['Array', 'Array'],
-  fn: function (this: K, x: F, dy: F) {
-    const v = x[this.thread.x];
-    const t = 1 - 2 / (Math.exp(2 * 0.7978845608028654 * (v + 0.044715 * v * v * v)) + 1);
-    const du = 0.7978845608028654 * (1 + 3 * 0.044715 * v * v);
-    return (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du) * dy[this.thread.x];
   },
 };
 

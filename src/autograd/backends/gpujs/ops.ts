@@ -10,7 +10,8 @@
 // tensor is consecutive parts of partLength values. Elementwise ops and AdamW run part by part
 // (parts of equal-length tensors line up); embedding, its backward and the lm head walk the
 // parts of the [V, C] table as row ranges, which needs partLength to be a multiple of C.
-import type { Backend, BinaryOp, MatmulParams, Storage, UnaryOp } from '../../backend.ts';
+import type { Backend, BinaryOp, Storage, UnaryOp } from '../../backend.ts';
+import { matmulParams } from '../../backend.ts';
 import { broadcastStrides, numel, stridesOf } from '../../shape.ts';
 import * as K from './kernels.ts';
 
@@ -28,16 +29,13 @@ export interface Exec {
   join(length: number, parts: Storage[]): Storage;
 }
 
-const UNARY_CODE: Record<UnaryOp, number> = { neg: 0, exp: 1, log: 2, sqrt: 3, tanh: 4, relu: 5, step: 6, gelu: 7 };
+const UNARY_CODE: Record<UnaryOp, number> = { neg: 0, exp: 1, log: 2, sqrt: 3, tanh: 4, relu: 5, step: 6, gelu: 7, gelu_grad: 8 };
 const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, pow: 4, eq: 5 };
 
 const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** gpu.js kernels compute in float32; anything float64 stays on the reference. */
 const f64 = (...xs: Storage[]): boolean => xs.some((x) => x instanceof Float64Array);
-
-/** One product op(A)·op(B) = [m, k]·[k, n], A stored transposed with transA, B with transB. */
-const product = (m: number, k: number, n: number, transA: boolean, transB: boolean): MatmulParams => ({ batch: 1, m, k, n, transA, transB, aBatched: false, bBatched: false });
 
 /**
  * How a tensor of `rows` rows of `cols` values is split into parts of at most partLength values:
@@ -146,26 +144,30 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
 
   const ops: Partial<Backend> = {
     // ---- layout and reductions as strided reads -------------------------------------------
-    permute(a, shape, perm) {
+    permute(args) {
+      const { x: a, shape, perm } = args;
       const S = stridesOf(shape);
       const v = view(perm.map((p) => shape[p]), perm.map((p) => S[p]));
-      return (!f64(a) && single(a) ? rowsKernel(K.gatherRows, v.rows, v.cols, [a, v.off, v.sx]) : null) ?? fallback.permute(a, shape, perm);
+      return (!f64(a) && single(a) ? rowsKernel(K.gatherRows, v.rows, v.cols, [a, v.off, v.sx]) : null) ?? fallback.permute(args);
     },
-    slice(a, shape, begin, size) {
+    slice(args) {
+      const { x: a, shape, begin, size } = args;
       const S = stridesOf(shape);
       const v = view(size, S, begin.reduce((o, b, k) => o + b * S[k], 0));
-      return (!f64(a) && single(a) ? rowsKernel(K.gatherRows, v.rows, v.cols, [a, v.off, v.sx]) : null) ?? fallback.slice(a, shape, begin, size);
+      return (!f64(a) && single(a) ? rowsKernel(K.gatherRows, v.rows, v.cols, [a, v.off, v.sx]) : null) ?? fallback.slice(args);
     },
-    pad(a, shape, begin, outShape) {
+    pad(args) {
+      const { x: a, shape, begin, outShape } = args;
       const S = stridesOf(shape);
       const r = outShape.length;
       // rows of the output whose leading coordinates fall inside the box read from the input
       const v = view(outShape, S, -begin.slice(0, Math.max(0, r - 1)).reduce((o, b, k) => o + b * S[k], 0), { begin, size: shape });
       const [x0, xn] = r === 0 ? [0, 1] : [begin[r - 1], shape[r - 1]];
-      return (!f64(a) && single(a) ? rowsKernel(K.padRows, v.rows, v.cols, [a, v.off, v.sx, x0, xn]) : null) ?? fallback.pad(a, shape, begin, outShape);
+      return (!f64(a) && single(a) ? rowsKernel(K.padRows, v.rows, v.cols, [a, v.off, v.sx, x0, xn]) : null) ?? fallback.pad(args);
     },
-    reduce(op, a, shape, axis) {
-      if (f64(a)) return fallback.reduce(op, a, shape, axis);
+    reduce(args) {
+      const { op, x: a, shape, axis } = args;
+      if (f64(a)) return fallback.reduce(args);
       const reduceOne = (part: Storage, partShape: number[]): Storage | null => {
         const S = stridesOf(partShape);
         const keep = partShape.map((_, k) => k).filter((k) => k !== axis);
@@ -173,27 +175,29 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
         return rowsKernel(K.reduceRows, v.rows, v.cols, [part, v.off, v.sx, partShape[axis], S[axis], op === 'sum' ? 0 : 1]);
       };
       const parts = x.parts(a);
-      if (parts.length === 1) return reduceOne(a, shape) ?? fallback.reduce(op, a, shape, axis);
+      if (parts.length === 1) return reduceOne(a, shape) ?? fallback.reduce(args);
       // in parts (the tied wte's gradient, when the grad norm sums it): each part holds whole
       // slices of axis 0, so any other axis reduces part by part and the results go end to end
       const slice = numel(shape.slice(1));
-      if (axis === 0 || parts.some((p) => p.length % slice !== 0)) return fallback.reduce(op, a, shape, axis);
+      if (axis === 0 || parts.some((p) => p.length % slice !== 0)) return fallback.reduce(args);
       const outs = parts.map((p) => reduceOne(p, [p.length / slice, ...shape.slice(1)]));
-      if (outs.some((o) => o === null)) return fallback.reduce(op, a, shape, axis);
+      if (outs.some((o) => o === null)) return fallback.reduce(args);
       return (outs as Storage[]).reduce((acc, o) => x.run(K.concat2, [acc.length + o.length], [acc, o, acc.length]));
     },
-    maskedFill(a, aShape, mask, maskShape, value) {
-      const v = view(aShape, broadcastStrides(maskShape, aShape));
-      const args = [a, mask, v.off, v.sx, value, v.cols];
-      return (!f64(a, mask) && single(a, mask) ? rowsKernel(K.maskedFillRows, v.rows, v.cols, args) : null) ?? fallback.maskedFill(a, aShape, mask, maskShape, value);
+    maskedFill(args) {
+      const { x: a, shape, mask, maskShape, value } = args;
+      const v = view(shape, broadcastStrides(maskShape, shape));
+      const kernelArgs = [a, mask, v.off, v.sx, value, v.cols];
+      return (!f64(a, mask) && single(a, mask) ? rowsKernel(K.maskedFillRows, v.rows, v.cols, kernelArgs) : null) ?? fallback.maskedFill(args);
     },
 
     unary(op, a) {
       if (f64(a)) return fallback.unary(op, a);
       return partwise([a], ([p]) => x.run(K.unary, [p.length], [p, UNARY_CODE[op]]));
     },
-    binary(op, a, aShape, b, bShape, outShape) {
-      if (f64(a, b)) return fallback.binary(op, a, aShape, b, bShape, outShape);
+    binary(args) {
+      const { op, a, aShape, b, bShape, outShape } = args;
+      if (f64(a, b)) return fallback.binary(args);
       if (sameShape(aShape, outShape) && sameShape(bShape, outShape)) {
         return partwise([a, b], ([p, q]) => x.run(K.binaryFlat, [p.length], [p, q, 1, 1, BINARY_CODE[op]]));
       }
@@ -208,12 +212,8 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
       // broadcasting: each operand read with stride 0 along its broadcast axes
       const va = view(outShape, broadcastStrides(aShape, outShape));
       const vb = view(outShape, broadcastStrides(bShape, outShape));
-      const args = [a, b, va.off, vb.off, va.sx, vb.sx, BINARY_CODE[op]];
-      return (single(a, b) ? rowsKernel(K.binaryRows, va.rows, va.cols, args) : null) ?? fallback.binary(op, a, aShape, b, bShape, outShape);
-    },
-    geluBackward(a, dy) {
-      if (f64(a, dy)) return fallback.geluBackward(a, dy);
-      return partwise([a, dy], ([p, q]) => x.run(K.geluBackward, [p.length], [p, q]));
+      const kernelArgs = [a, b, va.off, vb.off, va.sx, vb.sx, BINARY_CODE[op]];
+      return (single(a, b) ? rowsKernel(K.binaryRows, va.rows, va.cols, kernelArgs) : null) ?? fallback.binary(args);
     },
 
     matmul(a, b, p) {
@@ -227,7 +227,7 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
         const W = x.parts(b);
         return ranges.reduce<Storage | null>((out, [r0, r1], i) => {
           const block = ops.matmul!(a, W[i], { ...p, n: r1 - r0 }); // [m, r1 − r0]
-          return add(out, ops.pad!(block, [m, r1 - r0], [0, r0], [m, n]));
+          return add(out, ops.pad!({ x: block, shape: [m, r1 - r0], begin: [0, r0], outShape: [m, n] }));
         }, null)!;
       }
       const [ars, acs] = p.transA ? [1, m] : [k, 1];
@@ -242,50 +242,57 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
       return x.run(K.matmul, [n, split[0], split[1]], [a, b, k, split[0], 0, ars, acs, 0, brs, bcs]);
     },
 
-    softmax(a, rows, cols) {
-      if (f64(a)) return fallback.softmax(a, rows, cols);
+    softmax(args) {
+      const { x: a, rows, cols } = args;
+      if (f64(a)) return fallback.softmax(args);
       const lse = x.run(K.rowLogSumExp, [rows], [a, cols]);
-      return rowsKernel(K.rowsSoftmax, rows, cols, [a, lse, cols], [0]) ?? fallback.softmax(a, rows, cols);
+      return rowsKernel(K.rowsSoftmax, rows, cols, [a, lse, cols], [0]) ?? fallback.softmax(args);
     },
-    logSoftmax(a, rows, cols) {
-      if (f64(a)) return fallback.logSoftmax(a, rows, cols);
+    logSoftmax(args) {
+      const { x: a, rows, cols } = args;
+      if (f64(a)) return fallback.logSoftmax(args);
       const lse = x.run(K.rowLogSumExp, [rows], [a, cols]);
-      return rowsKernel(K.rowsSoftmax, rows, cols, [a, lse, cols], [1]) ?? fallback.logSoftmax(a, rows, cols);
+      return rowsKernel(K.rowsSoftmax, rows, cols, [a, lse, cols], [1]) ?? fallback.logSoftmax(args);
     },
-    softmaxBackward(y, dy, rows, cols) {
-      if (f64(y, dy)) return fallback.softmaxBackward(y, dy, rows, cols);
+    softmaxBackward(args) {
+      const { y, dy, rows, cols } = args;
+      if (f64(y, dy)) return fallback.softmaxBackward(args);
       const dot = x.run(K.rowDot, [rows], [dy, y, cols]);
-      return rowsKernel(K.rowsSoftmaxBackward, rows, cols, [y, dy, dot, cols], [0]) ?? fallback.softmaxBackward(y, dy, rows, cols);
+      return rowsKernel(K.rowsSoftmaxBackward, rows, cols, [y, dy, dot, cols], [0]) ?? fallback.softmaxBackward(args);
     },
-    logSoftmaxBackward(y, dy, rows, cols) {
-      if (f64(y, dy)) return fallback.logSoftmaxBackward(y, dy, rows, cols);
+    logSoftmaxBackward(args) {
+      const { y, dy, rows, cols } = args;
+      if (f64(y, dy)) return fallback.logSoftmaxBackward(args);
       const sum = x.run(K.rowSum, [rows], [dy, cols]);
-      return rowsKernel(K.rowsSoftmaxBackward, rows, cols, [y, dy, sum, cols], [1]) ?? fallback.logSoftmaxBackward(y, dy, rows, cols);
+      return rowsKernel(K.rowsSoftmaxBackward, rows, cols, [y, dy, sum, cols], [1]) ?? fallback.logSoftmaxBackward(args);
     },
 
-    crossEntropy(logits, targets, rows, cols, ignoreIndex) {
-      if (f64(logits)) return fallback.crossEntropy(logits, targets, rows, cols, ignoreIndex);
+    crossEntropy(args) {
+      const { logits, targets, rows, cols, ignoreIndex } = args;
+      if (f64(logits)) return fallback.crossEntropy(args);
       const lse = x.run(K.rowLogSumExp, [rows], [logits, cols]);
       const loss = x.run(K.rowCrossEntropy, [rows], [logits, lse, targetsOf(targets), cols, ignoreIndex]);
       return { loss, lse };
     },
-    crossEntropyBackward(logits, lse, targets, dloss, rows, cols, ignoreIndex) {
-      if (f64(logits, lse, dloss)) return fallback.crossEntropyBackward(logits, lse, targets, dloss, rows, cols, ignoreIndex);
-      return rowsKernel(K.rowsCrossEntropyBackward, rows, cols, [logits, lse, targetsOf(targets), dloss, cols], [ignoreIndex])
-        ?? fallback.crossEntropyBackward(logits, lse, targets, dloss, rows, cols, ignoreIndex);
+    crossEntropyBackward(args) {
+      const { logits, lse, dloss, targets, rows, cols, ignoreIndex } = args;
+      if (f64(logits, lse, dloss)) return fallback.crossEntropyBackward(args);
+      return rowsKernel(K.rowsCrossEntropyBackward, rows, cols, [logits, lse, targetsOf(targets), dloss, cols], [ignoreIndex]) ?? fallback.crossEntropyBackward(args);
     },
 
-    layerNorm(a, w, b, rows, cols, eps) {
+    layerNorm(args) {
+      const { x: a, weight: w, bias: b, rows, cols, eps } = args;
       const split = x.rowSplit(rows, cols);
-      if (f64(a, w, b) || !split) return fallback.layerNorm(a, w, b, rows, cols, eps);
+      if (f64(a, w, b) || !split) return fallback.layerNorm(args);
       const mean = x.run(K.rowMean, [rows], [a, cols]);
       const rstd = x.run(K.rowRstd, [rows], [a, mean, cols, eps]);
       const y = x.run(K.rowsLayerNorm, [cols, ...split], [a, w, b, mean, rstd, cols, split[0]]);
       return { y, mean, rstd };
     },
-    layerNormBackward(dy, a, w, mean, rstd, rows, cols) {
+    layerNormBackward(args) {
+      const { dy, x: a, weight: w, mean, rstd, rows, cols } = args;
       const split = x.rowSplit(rows, cols);
-      if (f64(dy, a, w, mean, rstd) || !split) return fallback.layerNormBackward(dy, a, w, mean, rstd, rows, cols);
+      if (f64(dy, a, w, mean, rstd) || !split) return fallback.layerNormBackward(args);
       const gMean = x.run(K.rowLayerNormGrad, [rows], [dy, a, w, mean, rstd, cols, 0]);
       const gxMean = x.run(K.rowLayerNormGrad, [rows], [dy, a, w, mean, rstd, cols, 1]);
       const dx = x.run(K.rowsLayerNormBackward, [cols, ...split], [dy, a, w, mean, rstd, gMean, gxMean, cols, split[0]]);
@@ -294,16 +301,16 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
       return { dx, dweight, dbias };
     },
 
-    attention(q, k, v, p) {
-      if (f64(q, k, v)) return fallback.attention(q, k, v, p);
-      const { BH, Tq, Tk, D, scale } = p;
+    attention(args) {
+      const { q, k, v, BH, Tq, Tk, D, scale } = args;
+      if (f64(q, k, v)) return fallback.attention(args);
       const lse = x.run(K.attnLse, [Tq, BH], [q, k, Tq, Tk, D, scale]);
       const out = x.run(K.attnOut, [D, Tq, BH], [q, k, v, lse, Tq, Tk, D, scale]);
       return { out, lse };
     },
-    attentionBackward(dout, q, k, v, out, lse, p) {
-      if (f64(dout, q, k, v, out, lse)) return fallback.attentionBackward(dout, q, k, v, out, lse, p);
-      const { BH, Tq, Tk, D, scale } = p;
+    attentionBackward(args) {
+      const { dout, q, k, v, out, lse, BH, Tq, Tk, D, scale } = args;
+      if (f64(dout, q, k, v, out, lse)) return fallback.attentionBackward(args);
       const rowDot = x.run(K.rowDot, [BH * Tq], [dout, out, D]); // dout_i·out_i = Σ_j p_ij dp_ij
       const dq = x.run(K.attnDq, [D, Tq, BH], [dout, q, k, v, lse, rowDot, Tq, Tk, D, scale]);
       const dk = x.run(K.attnDk, [D, Tk, BH], [dout, q, k, v, lse, rowDot, Tq, Tk, D, scale]);
@@ -311,8 +318,9 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
       return { dq, dk, dv };
     },
 
-    adamw(param, grad, m, v, hp) {
-      if (f64(param, grad, m, v)) return fallback.adamw(param, grad, m, v, hp);
+    adamw(hp) {
+      const { param, grad, m, v } = hp;
+      if (f64(param, grad, m, v)) return fallback.adamw(hp);
       const bc1 = 1 - hp.beta1 ** hp.step;
       const bc2 = 1 - hp.beta2 ** hp.step;
       const [P, G, M, V] = [param, grad, m, v].map((s) => x.parts(s));
@@ -326,10 +334,11 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
     },
 
     // ---- embedding: one kernel per part of the table, summed (a row lives in one part) ------
-    embedding(w, ids, V, C) {
+    embedding(args) {
+      const { weight: w, ids, V, C } = args;
       const ranges = partRows(V, C);
       const split = x.rowSplit(ids.length, C);
-      if (f64(w) || ranges === null || split === null || ids.length === 0) return fallback.embedding(w, ids, V, C);
+      if (f64(w) || ranges === null || split === null || ids.length === 0) return fallback.embedding(args);
       const W = x.parts(w);
       let out: Storage | null = null;
       ranges.forEach(([r0, r1], i) => {
@@ -338,10 +347,11 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
       });
       return out!;
     },
-    embeddingBackward(dy, ids, V, C) {
+    embeddingBackward(args) {
+      const { dy, ids, V, C } = args;
       const ranges = partRows(V, C);
       const fitsKernel = ranges !== null && x.parts(dy).length === 1 && ranges.every(([r0, r1]) => x.rowSplit(r1 - r0, C));
-      if (f64(dy) || !fitsKernel) return fallback.embeddingBackward(dy, ids, V, C);
+      if (f64(dy) || !fitsKernel) return fallback.embeddingBackward(args);
       const parts = ranges.map(([r0, r1]) => {
         // the positions of each id, grouped by id (a counting sort on the host): row v of this
         // part sums dy's rows order[start[v] … start[v] + count[v])
@@ -367,10 +377,11 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
     // the block that holds it. The gradient needs the full logsumexp, so it takes a second pass
     // (logits recomputed, unless there is one block), in which each block's dlogits add its
     // share of dx and make its rows of dw.
-    linearCrossEntropy(xs, w, targets, N, C, V, ignoreIndex, withGrad) {
+    linearCrossEntropy(args) {
+      const { x: xs, w, targets, N, C, V, ignoreIndex, withGrad } = args;
       const blocks = f64(xs, w) ? null : vocabBlocks(xs, w, N, C, V);
-      if (blocks === null) return fallback.linearCrossEntropy(xs, w, targets, N, C, V, ignoreIndex, withGrad);
-      const logitsOf = (b: VocabBlock) => ops.matmul!(xs, b.w, product(N, C, b.rows, false, true)); // [N, rows]
+      if (blocks === null) return fallback.linearCrossEntropy(args);
+      const logitsOf = (b: VocabBlock) => ops.matmul!(xs, b.w, matmulParams(N, C, b.rows, { transB: true })); // [N, rows]
       let lse: Storage | null = null;
       let zt: Storage | null = null; // each row's target logit
       let kept: Storage | null = null; // the logits, when one block holds them all
@@ -392,8 +403,8 @@ export function hotOps(x: Exec, fallback: Backend): Partial<Backend> {
         const local = Float32Array.from(targets, (t) => (t === ignoreIndex ? -1 : t >= b.r0 && t < b.r0 + b.rows ? t - b.r0 : b.rows));
         const [RA, RB] = x.rowSplit(N, b.rows)!;
         const dl = x.run(K.rowsCrossEntropyBackward, [b.rows, RA, RB], [z, lse!, local, ones, b.rows, RA, -1]); // [N, rows]
-        dx = add(dx, ops.matmul!(dl, b.w, product(N, b.rows, C, false, false))); // [N, C]
-        dwBlocks[b.part].push(ops.matmul!(dl, xs, product(b.rows, N, C, true, false))); // [rows, C]
+        dx = add(dx, ops.matmul!(dl, b.w, matmulParams(N, b.rows, C))); // [N, C]
+        dwBlocks[b.part].push(ops.matmul!(dl, xs, matmulParams(b.rows, N, C, { transA: true }))); // [rows, C]
       }
       // each part of dw: its blocks end to end
       const dwParts = dwBlocks.map((bs) => bs.reduce((acc, d) => x.run(K.concat2, [acc.length + d.length], [acc, d, acc.length])));
