@@ -27,6 +27,13 @@ import { adamw } from './adamw.ts';
 export function hostKernels(name: string, alloc: Alloc): BackendKernels {
   /** n numbers of x's precision. */
   const like = (x: HostArray, n: number): HostArray => alloc(dtypeOf(x), n);
+  /** A kernel as a backend method: its arguments checked to be on the host, its outputs made by `outs`. */
+  const run = <A extends object, O>(kernel: (out: O, a: A) => void, outs: (a: A) => O) => (args: A): O => {
+    const a = onHost(args) as A;
+    const out = outs(a);
+    kernel(out, a);
+    return out;
+  };
   return {
     name,
     asyncOnly: false,
@@ -34,49 +41,18 @@ export function hostKernels(name: string, alloc: Alloc): BackendKernels {
     toHost: host,
     toHostAsync: async (x) => host(x),
     fill: (n, value, dtype) => alloc(dtype, n).fill(value),
-
     unary(op, xs) {
       const x = host(xs);
       const out = like(x, x.length);
       ew.unary(out, op, x);
       return out;
     },
-    binary(a) {
-      const h = onHost(a);
-      const out = like(h.a, numel(a.outShape));
-      ew.binary(out, h);
-      return out;
-    },
-    maskedFill(a) {
-      const h = onHost(a);
-      const out = like(h.x, h.x.length);
-      ew.maskedFill(out, h);
-      return out;
-    },
-    permute(a) {
-      const h = onHost(a);
-      const out = like(h.x, h.x.length);
-      lay.permute(out, h);
-      return out;
-    },
-    slice(a) {
-      const h = onHost(a);
-      const out = like(h.x, numel(a.size));
-      lay.slice(out, h);
-      return out;
-    },
-    pad(a) {
-      const h = onHost(a);
-      const out = like(h.x, numel(a.outShape));
-      lay.pad(out, h);
-      return out;
-    },
-    reduce(a) {
-      const h = onHost(a);
-      const out = like(h.x, numel(a.shape) / a.shape[a.axis]);
-      reduce(out, h);
-      return out;
-    },
+    binary: run(ew.binary, (a) => like(a.a, numel(a.outShape))),
+    maskedFill: run(ew.maskedFill, (a) => like(a.x, a.x.length)),
+    permute: run(lay.permute, (a) => like(a.x, a.x.length)),
+    slice: run(lay.slice, (a) => like(a.x, numel(a.size))),
+    pad: run(lay.pad, (a) => like(a.x, numel(a.outShape))),
+    reduce: run(reduce, (a) => like(a.x, numel(a.shape) / a.shape[a.axis])),
     matmul(as, bs, p) {
       const a = host(as);
       const out = like(a, p.batch * p.m * p.n);
@@ -84,84 +60,19 @@ export function hostKernels(name: string, alloc: Alloc): BackendKernels {
       return out;
     },
 
-    softmax(a) {
-      const h = onHost(a);
-      const out = like(h.x, h.x.length);
-      sm.softmax(out, h);
-      return out;
-    },
-    softmaxBackward(a) {
-      const h = onHost(a);
-      const dx = like(h.y, h.y.length);
-      sm.softmaxBackward(dx, h);
-      return dx;
-    },
-    logSoftmax(a) {
-      const h = onHost(a);
-      const out = like(h.x, h.x.length);
-      sm.logSoftmax(out, h);
-      return out;
-    },
-    logSoftmaxBackward(a) {
-      const h = onHost(a);
-      const dx = like(h.y, h.y.length);
-      sm.logSoftmaxBackward(dx, h);
-      return dx;
-    },
-    crossEntropy(a) {
-      const h = onHost(a);
-      const out = { loss: like(h.logits, a.rows), lse: like(h.logits, a.rows) };
-      sm.crossEntropy(out, h);
-      return out;
-    },
-    crossEntropyBackward(a) {
-      const h = onHost(a);
-      const dx = like(h.logits, h.logits.length);
-      sm.crossEntropyBackward(dx, h);
-      return dx;
-    },
-    layerNorm(a) {
-      const h = onHost(a);
-      const out = { y: like(h.x, h.x.length), mean: like(h.x, a.rows), rstd: like(h.x, a.rows) };
-      ln.layerNorm(out, h);
-      return out;
-    },
-    layerNormBackward(a) {
-      const h = onHost(a);
-      const out = { dx: like(h.x, h.x.length), dweight: like(h.weight, a.cols), dbias: like(h.weight, a.cols) };
-      ln.layerNormBackward(out, h);
-      return out;
-    },
-    attention(a) {
-      const h = onHost(a);
-      const out = { out: like(h.q, h.q.length), lse: like(h.q, a.BH * a.Tq) };
-      att.attention(out, h);
-      return out;
-    },
-    attentionBackward(a) {
-      const h = onHost(a);
-      const out = { dq: like(h.q, h.q.length), dk: like(h.k, h.k.length), dv: like(h.v, h.v.length) };
-      att.attentionBackward(out, h);
-      return out;
-    },
-    embedding(a) {
-      const h = onHost(a);
-      const out = like(h.weight, a.ids.length * a.C);
-      emb.embedding(out, h);
-      return out;
-    },
-    embeddingBackward(a) {
-      const h = onHost(a);
-      const dweight = like(h.dy, a.V * a.C);
-      emb.embeddingBackward(dweight, h);
-      return dweight;
-    },
-    adamw(a) {
-      const h = onHost(a);
-      const out = { param: like(h.param, h.param.length), m: like(h.m, h.m.length), v: like(h.v, h.v.length) };
-      adamw(out, h);
-      return out;
-    },
+    softmax: run(sm.softmax, (a) => like(a.x, a.x.length)),
+    softmaxBackward: run(sm.softmaxBackward, (a) => like(a.y, a.y.length)),
+    logSoftmax: run(sm.logSoftmax, (a) => like(a.x, a.x.length)),
+    logSoftmaxBackward: run(sm.logSoftmaxBackward, (a) => like(a.y, a.y.length)),
+    crossEntropy: run(sm.crossEntropy, (a) => ({ loss: like(a.logits, a.rows), lse: like(a.logits, a.rows) })),
+    crossEntropyBackward: run(sm.crossEntropyBackward, (a) => like(a.logits, a.logits.length)),
+    layerNorm: run(ln.layerNorm, (a) => ({ y: like(a.x, a.x.length), mean: like(a.x, a.rows), rstd: like(a.x, a.rows) })),
+    layerNormBackward: run(ln.layerNormBackward, (a) => ({ dx: like(a.x, a.x.length), dweight: like(a.weight, a.cols), dbias: like(a.weight, a.cols) })),
+    attention: run(att.attention, (a) => ({ out: like(a.q, a.q.length), lse: like(a.q, a.BH * a.Tq) })),
+    attentionBackward: run(att.attentionBackward, (a) => ({ dq: like(a.q, a.q.length), dk: like(a.k, a.k.length), dv: like(a.v, a.v.length) })),
+    embedding: run(emb.embedding, (a) => like(a.weight, a.ids.length * a.C)),
+    embeddingBackward: run(emb.embeddingBackward, (a) => like(a.dy, a.V * a.C)),
+    adamw: run(adamw, (a) => ({ param: like(a.param, a.param.length), m: like(a.m, a.m.length), v: like(a.v, a.v.length) })),
   };
 }
 
