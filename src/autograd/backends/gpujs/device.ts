@@ -3,7 +3,7 @@
 // transfer. A tensor longer than one device array may be is a PartedArray of consecutive
 // GpuArrays (see ./ops.ts). Promise: every Backend op works — the hot ops as kernels
 // (./ops.ts), the rest on the reference kernels through the host, each crossing counted in
-// ../transfers.ts — and a handle nobody references frees its device memory.
+// ./transfers.ts — and a handle nobody references frees its device memory.
 import { isHost, type Backend, type DeviceArray, type HostArray, type Storage } from '../../backend.ts';
 import { referenceBackend } from '../../reference/index.ts';
 import * as K from './kernels.ts';
