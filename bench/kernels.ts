@@ -16,9 +16,9 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { measure } from 'mitata';
-import { isHost, type Backend, type Storage } from '../src/autograd/backend/backend.ts';
-import { referenceBackend, registeredBackends, setBackend } from '../src/autograd/backend/index.ts';
-import '../src/autograd/backend/available.ts';
+import { isHost, matmulParams, type Backend, type Storage } from '../src/autograd/backend.ts';
+import { referenceBackend, registeredBackends, setBackend } from '../src/autograd/backends/registry.ts';
+import '../src/autograd/backends/available.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -61,7 +61,7 @@ const C = 768; // GPT-2 small width
 const V = 50257; // GPT-2 vocabulary
 
 function matmulCase(label: string, m: number, k: number, n: number, transA = false, transB = false): Case {
-  const p = { batch: 1, m, k, n, transA, transB, aBatched: true, bBatched: true };
+  const p = matmulParams(m, k, n, { transA, transB, aBatched: true, bBatched: true });
   const flops = 2 * m * n * k;
   return {
     kernel: `matmul ${label}`,
@@ -99,31 +99,31 @@ function cases(): Case[] {
   list.push(
     vocabRows('softmax', 2, 'softmax', (be) => {
       const x = be.fromHost(rand(rows * V, 10));
-      return () => be.softmax(x, rows, V);
+      return () => be.softmax({ x, rows, cols: V });
     }),
     vocabRows('crossEntropy', 1, 'crossEntropy', (be) => {
       const x = be.fromHost(rand(rows * V, 10));
       const t = Int32Array.from({ length: rows }, (_, i) => (i * 7919) % V);
-      return () => { const r = be.crossEntropy(x, t, rows, V, -100); return [r.loss, r.lse]; };
+      return () => { const r = be.crossEntropy({ logits: x, targets: t, rows, cols: V, ignoreIndex: -100 }); return [r.loss, r.lse]; };
     }),
     vocabRows('crossEntropyBackward', 2, null, (be) => {
       const xh = rand(rows * V, 10);
       const t = Int32Array.from({ length: rows }, (_, i) => (i * 7919) % V);
       const x = be.fromHost(xh);
-      const { lse } = referenceBackend.crossEntropy(xh, t, rows, V, -100);
+      const { lse } = referenceBackend.crossEntropy({ logits: xh, targets: t, rows, cols: V, ignoreIndex: -100 });
       const l = be.fromHost(lse as Float32Array);
       const dl = be.fromHost(new Float32Array(rows).fill(1 / rows));
-      return () => be.crossEntropyBackward(x, l, t, dl, rows, V, -100);
+      return () => be.crossEntropyBackward({ logits: x, lse: l, dloss: dl, targets: t, rows, cols: V, ignoreIndex: -100 });
     }),
   );
   const ln = (bw: boolean): Case => ({
     kernel: bw ? 'layerNormBackward' : 'layerNorm', shape: `[${BT},${C}]`, work: (bw ? 3 : 2) * BT * C * 4, unit: 'GB/s', jsOk: true,
     make: (be) => {
       const x = rand(BT * C, 3), w = rand(C, 1, 2), b = rand(C, 1, 3);
-      const f = referenceBackend.layerNorm(x, w, b, BT, C, 1e-5);
+      const f = referenceBackend.layerNorm({ x, weight: w, bias: b, rows: BT, cols: C, eps: 1e-5 });
       const [X, W, B, M, R, DY] = [x, w, b, f.mean as Float32Array, f.rstd as Float32Array, rand(BT * C, 1, 4)].map((a) => be.fromHost(a));
-      return bw ? () => { const r = be.layerNormBackward(DY, X, W, M, R, BT, C); return [r.dx, r.dweight, r.dbias]; }
-        : () => { const r = be.layerNorm(X, W, B, BT, C, 1e-5); return [r.y, r.mean, r.rstd]; };
+      return bw ? () => { const r = be.layerNormBackward({ dy: DY, x: X, weight: W, mean: M, rstd: R, rows: BT, cols: C }); return [r.dx, r.dweight, r.dbias]; }
+        : () => { const r = be.layerNorm({ x: X, weight: W, bias: B, rows: BT, cols: C, eps: 1e-5 }); return [r.y, r.mean, r.rstd]; };
     },
   });
   list.push(ln(false), ln(true));
@@ -135,10 +135,10 @@ function cases(): Case[] {
       jsOk: T <= 128,
       make: (be) => {
         const q = rand(BH * T * D, 1, 1), k = rand(BH * T * D, 1, 2), v = rand(BH * T * D, 1, 3);
-        const f = referenceBackend.attention(q, k, v, p);
+        const f = referenceBackend.attention({ q, k, v, ...p });
         const [Q, K, Vv, O, L, DO] = [q, k, v, f.out as Float32Array, f.lse as Float32Array, rand(BH * T * D, 1, 4)].map((a) => be.fromHost(a));
-        return bw ? () => { const r = be.attentionBackward(DO, Q, K, Vv, O, L, p); return [r.dq, r.dk, r.dv]; }
-          : () => { const r = be.attention(Q, K, Vv, p); return [r.out, r.lse]; };
+        return bw ? () => { const r = be.attentionBackward({ dout: DO, q: Q, k: K, v: Vv, out: O, lse: L, ...p }); return [r.dq, r.dk, r.dv]; }
+          : () => { const r = be.attention({ q: Q, k: K, v: Vv, ...p }); return [r.out, r.lse]; };
       },
     };
   };
@@ -148,8 +148,8 @@ function cases(): Case[] {
   list.push(
     { kernel: 'gelu', shape: `[${BT},${4 * C}]`, work: 2 * n * 4, unit: 'GB/s', jsOk: true,
       make: (be) => { const x = be.fromHost(rand(n, 4)); return () => be.unary('gelu', x); } },
-    { kernel: 'geluBackward', shape: `[${BT},${4 * C}]`, work: 3 * n * 4, unit: 'GB/s', jsOk: true,
-      make: (be) => { const x = be.fromHost(rand(n, 4)), dy = be.fromHost(rand(n, 1, 2)); return () => be.geluBackward(x, dy); } },
+    { kernel: 'gelu_grad', shape: `[${BT},${4 * C}]`, work: 2 * n * 4, unit: 'GB/s', jsOk: true,
+      make: (be) => { const x = be.fromHost(rand(n, 4)); return () => be.unary('gelu_grad', x); } },
   );
   const P = quick ? 1 << 20 : 10_000_000;
   list.push({
@@ -157,7 +157,7 @@ function cases(): Case[] {
     make: (be) => {
       const [p, g, m, v] = [rand(P), rand(P, 1, 2), new Float32Array(P), new Float32Array(P)].map((a) => be.fromHost(a));
       let step = 0;
-      return () => { const r = be.adamw(p, g, m, v, { lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: ++step }); return [r.param, r.m, r.v]; };
+      return () => { const r = be.adamw({ param: p, grad: g, m, v, lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: ++step }); return [r.param, r.m, r.v]; };
     },
   });
   if (quick) return list.filter((c) => !/attn proj|mlp proj|mlp fc dX|qkv/.test(c.kernel));

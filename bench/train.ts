@@ -10,7 +10,8 @@ import { GPT2Model } from '../src/gpt2/model.ts';
 import { makeConfig, type PresetName } from '../src/gpt2/config.ts';
 import { AdamW } from '../src/nn/optim/adamw.ts';
 import { Rng } from '../src/autograd/random.ts';
-import { clearHostPool, reuseMemory } from '../src/autograd/memory.ts';
+import { releaseMemory, reuseMemory } from '../src/autograd/backends/memory.ts';
+import { stateTensors } from '../src/nn/optim/optimizer.ts';
 import { useBackend } from '../src/train/backend_flag.ts';
 import { PRESETS } from '../src/train/config.ts';
 
@@ -43,7 +44,7 @@ function peakRssMb(): number {
 
 /**
  * tsgrad: forward + backward + AdamW on one random batch, after one warm-up step, each step
- * inside reuseMemory as in the training loop (src/train/loop.ts).
+ * inside the backend's memory pool (reuseMemory) as in the training loop (src/train/loop.ts).
  */
 async function timeTsgrad(c: Case): Promise<Timing> {
   const model = new GPT2Model(makeConfig({ dropout: 0 }, c.model), { seed: 0 });
@@ -60,18 +61,18 @@ async function timeTsgrad(c: Case): Promise<Timing> {
   const x = Int32Array.from({ length: n }, () => rng.int(model.cfg.vocab_size));
   const y = Int32Array.from({ length: n }, () => rng.int(model.cfg.vocab_size));
   const step = () =>
-    reuseMemory(async () => {
+    reuseMemory(backend, async () => {
       const loss = model.loss(x, [c.batch, c.ctx], y);
       loss.backward();
       opt.step();
       opt.zeroGrad();
       return (await loss.toArray())[0];
-    }, () => opt.carriedStorages());
+    }, () => [...params, ...stateTensors(opt)]);
   await step(); // warm-up: wasm tiers up, buffers are allocated
   const t0 = performance.now();
   for (let i = 0; i < c.steps; i++) await step();
   const ms = (performance.now() - t0) / c.steps;
-  clearHostPool();
+  releaseMemory(backend);
   return { ms_per_step: ms, tokens_per_s: n / (ms / 1000), peak_rss_mb: peakRssMb() };
 }
 

@@ -1,5 +1,5 @@
 // Bundles gpu.js (with its dependencies acorn and gpu-mock.js) into dist/vendor/gpu.cjs, the one
-// copy of gpu.js that tsgrad's gpu.js backends load (src/autograd/backend/gpujs/launch.ts).
+// copy of gpu.js that tsgrad's gpu.js backends load (src/autograd/backends/gpujs/launch.ts).
 // Why a bundle: gpu.js pins webgpu 0.2.9, so a package that depended on gpu.js would install a
 // second Dawn (84 MB) beside the webgpu 0.6.2 tsgrad uses, in every user's node_modules; and
 // 0.2.9's binary does not even load on Debian 12 (its libstdc++ lacks GLIBCXX_3.4.32). Bundled,

@@ -3,7 +3,7 @@
 // 'webasm' and 'auto', which `await ready()` picks from — and the parts that touch files or the
 // network: saveModel / loadModel / fromPretrained (Hugging Face layout, hub download) and the
 // training loop `train` (checkpoints, metrics, best/).
-import './autograd/backend/available.ts';
+import './autograd/backends/available.ts';
 export * from './index.ts';
 export { saveModel, loadModel, fromPretrained, HF_MODELS, type PretrainedOptions } from './gpt2/checkpoint.node.ts';
 export { train, TrainingStopped, type TrainResult, type TrainIO } from './train/loop.ts';

@@ -73,7 +73,7 @@ test('the WebGPU probe answers from a child process and caches the answer under 
   const saved = process.env.TSGRAD_PROBE_CACHE;
   process.env.TSGRAD_PROBE_CACHE = tmp();
   try {
-    const { probeWebGPUAdapter, probeKey, probeCacheDir } = await import('../src/autograd/backend/gpujs/adapter_probe.node.ts');
+    const { probeWebGPUAdapter, probeKey, probeCacheDir } = await import('../src/autograd/backends/gpujs/adapter_probe.node.ts');
     const first = await probeWebGPUAdapter();
     assert.ok(['hardware', 'software', 'none'].includes(first.adapter) && first.detail !== '', JSON.stringify(first));
     // lavapipe, where installed, is always there to answer

@@ -11,16 +11,17 @@
 //             ~1e-7 relative, but exp(x − max) also inherits the f32 rounding of x − max
 //             (≤ u·|x − max|, |x| ≤ 10 here), so |Δ| ≤ 1e-5·|ref| (+ a tiny absolute floor);
 //             log-domain outputs are compared to a few ulps: |Δ| ≤ 5e-7·(1 + |ref|).
-//   LayerNorm: 1e-5·(1+|ref|) for y and dx; dweight/dbias sum over rows: 1e-5·√rows·(1+|ref|).
-//   AdamW and the binary fast paths do the reference's operations in the same order: exact.
+//   The binary fast paths do the reference's operations in the same order: exact. Every other
+//   kernel (LayerNorm, AdamW in place, embedding, layout, reductions) is the reference kernel.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { referenceBackend as ref } from '../src/autograd/backend/index.ts';
-import { createCpuBackend, type CpuBackend } from '../src/autograd/backend/cpu/index.ts';
-import { nodeThreads } from '../src/autograd/backend/cpu/threads.node.ts';
+import { referenceBackend as ref } from '../src/autograd/backends/registry.ts';
+import { createCpuBackend, type CpuBackend } from '../src/autograd/backends/cpu/index.ts';
+import { nodeThreads } from '../src/autograd/backends/cpu/threads.node.ts';
 import { Rng } from '../src/autograd/random.ts';
-import type { HostArray, MatmulParams } from '../src/autograd/backend/backend.ts';
+import type { HostArray, MatmulParams } from '../src/autograd/backend.ts';
+import { conformance } from './helpers/conformance.ts';
 
 fc.configureGlobal({ includeErrorInReport: true }); // show the failing assertion, not just the inputs
 
@@ -116,8 +117,8 @@ test('without shared memory (a page that is not cross-origin isolated): one thre
   }
   // the vocab row grows the unshared memory, which detaches its old buffer
   const x = rand(5 * 50257, 12, 10);
-  const sm = ref.softmax(x, 5, 50257) as HostArray;
-  close('softmax [5, 50257] unshared', cpuUnshared.softmax(x, 5, 50257) as HostArray, sm, rel(sm, 1e-5, 1e-30));
+  const sm = ref.softmax({ x, rows: 5, cols: 50257 }) as HostArray;
+  close('softmax [5, 50257] unshared', cpuUnshared.softmax({ x, rows: 5, cols: 50257 }) as HostArray, sm, rel(sm, 1e-5, 1e-30));
 });
 
 test('matmul: GPT-2 lm-head shapes with vocab 50257 (few rows so the reference finishes)', () => {
@@ -155,28 +156,29 @@ const colsArb = fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 31, 64, 129, 1000, 1027);
 function checkRows(rows: number, cols: number, seed: number): void {
   const x = rand(rows * cols, seed, 10);
   const what = `[${rows}, ${cols}]`;
-  const sm = ref.softmax(x, rows, cols) as HostArray;
-  close(`softmax ${what}`, cpu.softmax(x, rows, cols) as HostArray, sm, rel(sm, 1e-5, 1e-30));
-  const ls = ref.logSoftmax(x, rows, cols) as HostArray;
-  close(`logSoftmax ${what}`, cpu.logSoftmax(x, rows, cols) as HostArray, ls, relPlusOne(ls, 5e-7));
+  const sm = ref.softmax({ x, rows, cols }) as HostArray;
+  close(`softmax ${what}`, cpu.softmax({ x, rows, cols }) as HostArray, sm, rel(sm, 1e-5, 1e-30));
+  const ls = ref.logSoftmax({ x, rows, cols }) as HostArray;
+  close(`logSoftmax ${what}`, cpu.logSoftmax({ x, rows, cols }) as HostArray, ls, relPlusOne(ls, 5e-7));
   const dy = rand(rows * cols, seed + 1);
-  const dsm = ref.softmaxBackward(sm, dy, rows, cols) as HostArray;
+  const dsm = ref.softmaxBackward({ y: sm, dy, rows, cols }) as HostArray;
   // dx = y·(dy − Σdy·y): the row dot is summed in f64 by both, so only rounding of y·(…) differs
-  close(`softmaxBackward ${what}`, cpu.softmaxBackward(sm, dy, rows, cols) as HostArray, dsm, (i) => 1e-6 * (Math.abs(dsm[i]) + Math.abs(sm[i])) + 1e-30);
-  const dls = ref.logSoftmaxBackward(ls, dy, rows, cols) as HostArray;
-  close(`logSoftmaxBackward ${what}`, cpu.logSoftmaxBackward(ls, dy, rows, cols) as HostArray, dls, (i) => 1e-5 * (1 + Math.abs(dls[i])));
+  close(`softmaxBackward ${what}`, cpu.softmaxBackward({ y: sm, dy, rows, cols }) as HostArray, dsm, (i) => 1e-6 * (Math.abs(dsm[i]) + Math.abs(sm[i])) + 1e-30);
+  const dls = ref.logSoftmaxBackward({ y: ls, dy, rows, cols }) as HostArray;
+  close(`logSoftmaxBackward ${what}`, cpu.logSoftmaxBackward({ y: ls, dy, rows, cols }) as HostArray, dls, (i) => 1e-5 * (1 + Math.abs(dls[i])));
   // cross-entropy, with one ignored row when there are several
   const tr = new Rng(seed + 2);
   const targets = Int32Array.from({ length: rows }, () => tr.int(cols));
   if (rows > 1) targets[rows - 1] = -100;
-  const ce = ref.crossEntropy(x, targets, rows, cols, -100);
-  const got = cpu.crossEntropy(x, targets, rows, cols, -100);
+  const ceArgs = { logits: x, targets, rows, cols, ignoreIndex: -100 };
+  const ce = ref.crossEntropy(ceArgs);
+  const got = cpu.crossEntropy(ceArgs);
   close(`crossEntropy.lse ${what}`, got.lse as HostArray, ce.lse as HostArray, relPlusOne(ce.lse as HostArray, 5e-7));
   close(`crossEntropy.loss ${what}`, got.loss as HostArray, ce.loss as HostArray, relPlusOne(ce.lse as HostArray, 1e-6));
   const dloss = rand(rows, seed + 3);
-  const dce = ref.crossEntropyBackward(x, ce.lse, targets, dloss, rows, cols, -100) as HostArray;
+  const dce = ref.crossEntropyBackward({ ...ceArgs, lse: ce.lse, dloss }) as HostArray;
   // dx = g·p − g at the target: the f32 rounding of g·p (≤ 1e-6·|g|) survives the cancellation
-  close(`crossEntropyBackward ${what}`, cpu.crossEntropyBackward(x, ce.lse, targets, dloss, rows, cols, -100) as HostArray, dce,
+  close(`crossEntropyBackward ${what}`, cpu.crossEntropyBackward({ ...ceArgs, lse: ce.lse, dloss }) as HostArray, dce,
     (i) => 1e-5 * Math.abs(dce[i]) + 1e-6 * Math.abs(dloss[Math.floor(i / cols)]) + 1e-30);
 }
 
@@ -190,31 +192,30 @@ test('softmax family: the GPT-2 vocab row (50257 columns), split across threads'
 
 test('softmax: masked (−∞) entries give exact zeros; a fully masked row gives NaN like the reference', () => {
   const x = Float32Array.from([1, -Infinity, 2, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, 0.5]);
-  const got = cpu.softmax(x, 3, 3) as HostArray;
-  const want = ref.softmax(x, 3, 3) as HostArray;
+  const got = cpu.softmax({ x, rows: 3, cols: 3 }) as HostArray;
+  const want = ref.softmax({ x, rows: 3, cols: 3 }) as HostArray;
   assert.equal(got[1], 0);
   for (let i = 3; i < 6; i++) assert.ok(Number.isNaN(got[i]) && Number.isNaN(want[i]));
   close('softmax masked', got, want, rel(want, 1e-5, 1e-30));
   // a NaN logit poisons its row (as in the reference), it is not silently dropped
   const withNaN = Float32Array.from([1, NaN, 2, 0.5, 1, 2]);
-  const g = cpu.softmax(withNaN, 2, 3) as HostArray;
+  const g = cpu.softmax({ x: withNaN, rows: 2, cols: 3 }) as HostArray;
   assert.ok([0, 1, 2].every((i) => Number.isNaN(g[i])) && [3, 4, 5].every((i) => !Number.isNaN(g[i])));
-  const ce = cpu.crossEntropy(withNaN, Int32Array.from([0, 1]), 2, 3, -100);
+  const ce = cpu.crossEntropy({ logits: withNaN, targets: Int32Array.from([0, 1]), rows: 2, cols: 3, ignoreIndex: -100 });
   const loss = ce.loss as HostArray;
   assert.ok(Number.isNaN(loss[0]) && !Number.isNaN(loss[1]));
 });
 
 // ---- GELU ---------------------------------------------------------------------------------
 
-test('gelu and geluBackward: random lengths, values in [−8, 8]', () => {
+test('gelu and its derivative gelu_grad: random lengths, values in [−8, 8]', () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 70000 }), fc.nat(), (n, seed) => {
       const x = rand(n, seed, 8);
       const y = ref.unary('gelu', x) as HostArray;
       close(`gelu n=${n}`, cpu.unary('gelu', x) as HostArray, y, (i) => 1e-6 * (1 + Math.abs(y[i])));
-      const dy = rand(n, seed + 1);
-      const dx = ref.geluBackward(x, dy) as HostArray;
-      close(`geluBackward n=${n}`, cpu.geluBackward(x, dy) as HostArray, dx, (i) => 1e-5 * (Math.abs(dx[i]) + Math.abs(dy[i])) + 1e-30);
+      const d = ref.unary('gelu_grad', x) as HostArray;
+      close(`gelu_grad n=${n}`, cpu.unary('gelu_grad', x) as HostArray, d, (i) => 1e-5 * (Math.abs(d[i]) + 1) + 1e-30);
     }),
     { numRuns: 25 },
   );
@@ -239,14 +240,14 @@ test('attention forward and backward: causal, Tq ≤ Tk, random shapes', () => {
       const q = rand(p.BH * p.Tq * p.D, seed, 2);
       const k = rand(p.BH * p.Tk * p.D, seed + 1, 2);
       const v = rand(p.BH * p.Tk * p.D, seed + 2);
-      const want = ref.attention(q, k, v, p);
-      const got = cpu.attention(q, k, v, p);
+      const want = ref.attention({ q, k, v, ...p });
+      const got = cpu.attention({ q, k, v, ...p });
       const what = JSON.stringify(p);
       close(`attention.out ${what}`, got.out as HostArray, want.out as HostArray, relPlusOne(want.out as HostArray, 1e-5));
       close(`attention.lse ${what}`, got.lse as HostArray, want.lse as HostArray, relPlusOne(want.lse as HostArray, 1e-6));
       const dout = rand(p.BH * p.Tq * p.D, seed + 3);
-      const wb = ref.attentionBackward(dout, q, k, v, want.out, want.lse, p);
-      const gb = cpu.attentionBackward(dout, q, k, v, want.out, want.lse, p);
+      const wb = ref.attentionBackward({ dout, q, k, v, out: want.out, lse: want.lse, ...p });
+      const gb = cpu.attentionBackward({ dout, q, k, v, out: want.out, lse: want.lse, ...p });
       for (const key of ['dq', 'dk', 'dv'] as const) {
         close(`attention.${key} ${what}`, gb[key] as HostArray, wb[key] as HostArray, relPlusOne(wb[key] as HostArray, 2e-5));
       }
@@ -255,55 +256,60 @@ test('attention forward and backward: causal, Tq ≤ Tk, random shapes', () => {
   );
 });
 
-// ---- LayerNorm, AdamW, binary --------------------------------------------------------------
+// ---- AdamW in place, binary fast paths, the reference kernels with pooled outputs -------------
 
-test('layerNorm forward and backward', () => {
-  fc.assert(
-    fc.property(fc.constantFrom(1, 2, 7, 64), fc.constantFrom(1, 3, 8, 33, 768), fc.nat(), (rows, cols, seed) => {
-      const x = rand(rows * cols, seed, 3);
-      const w = rand(cols, seed + 1);
-      const b = rand(cols, seed + 2);
-      const want = ref.layerNorm(x, w, b, rows, cols, 1e-5);
-      const got = cpu.layerNorm(x, w, b, rows, cols, 1e-5);
-      for (const key of ['y', 'mean', 'rstd'] as const) close(`layerNorm.${key}`, got[key] as HostArray, want[key] as HostArray, relPlusOne(want[key] as HostArray, 1e-5));
-      const dy = rand(rows * cols, seed + 3);
-      const wb = ref.layerNormBackward(dy, x, w, want.mean, want.rstd, rows, cols);
-      const gb = cpu.layerNormBackward(dy, x, w, want.mean, want.rstd, rows, cols);
-      close('layerNormBackward.dx', gb.dx as HostArray, wb.dx as HostArray, relPlusOne(wb.dx as HostArray, 1e-5));
-      for (const key of ['dweight', 'dbias'] as const) {
-        close(`layerNormBackward.${key}`, gb[key] as HostArray, wb[key] as HostArray, relPlusOne(wb[key] as HostArray, 1e-5 * Math.sqrt(rows)));
-      }
-    }),
-    { numRuns: 30 },
-  );
-});
-
-test('adamw: bit-identical to the reference, in place', () => {
+test('adamw: the reference kernel, bit for bit, updating the parameter and its moments in place', () => {
   const n = 1001;
   const hp = { lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 7 };
   const mk = () => [rand(n, 1), rand(n, 2), rand(n, 3, 0.1), rand(n, 4).map(Math.abs)];
   const [p1, g1, m1, v1] = mk();
   const [p2, g2, m2, v2] = mk();
-  const got = cpu.adamw(p1, g1, m1, v1, hp);
-  const want = ref.adamw(p2, g2, m2, v2, hp);
-  assert.equal(got.param, p1, 'updates in place');
+  const got = cpu.adamw({ param: p1, grad: g1, m: m1, v: v1, ...hp });
+  const want = ref.adamw({ param: p2, grad: g2, m: m2, v: v2, ...hp });
+  assert.ok(got.param === p1 && got.m === m1 && got.v === v1, 'updates in place');
+  assert.deepEqual([p2, m2, v2], mk().filter((_, i) => i !== 1), 'the reference leaves its inputs alone');
   assert.deepEqual(got.param, want.param);
   assert.deepEqual(got.m, want.m);
   assert.deepEqual(got.v, want.v);
 });
 
-test('binary add/sub/mul fast paths equal the reference (same shape, bias broadcast), others fall through', () => {
-  const a = rand(6 * 5, 1);
-  const b = rand(6 * 5, 2);
-  const bias = rand(5, 3);
-  for (const op of ['add', 'sub', 'mul', 'div'] as const) {
-    assert.deepEqual(cpu.binary(op, a, [6, 5], b, [6, 5], [6, 5]), ref.binary(op, a, [6, 5], b, [6, 5], [6, 5]));
-    assert.deepEqual(cpu.binary(op, a, [2, 3, 5], bias, [5], [2, 3, 5]), ref.binary(op, a, [2, 3, 5], bias, [5], [2, 3, 5]));
-    assert.deepEqual(cpu.binary(op, a, [6, 5], bias, [1, 5], [6, 5]), ref.binary(op, a, [6, 5], bias, [1, 5], [6, 5]));
-    // a column broadcast [6, 1] is not a fast path: it must still be right
-    const col = rand(6, 4);
-    assert.deepEqual(cpu.binary(op, a, [6, 5], col, [6, 1], [6, 5]), ref.binary(op, a, [6, 5], col, [6, 1], [6, 5]));
-  }
+test('binary add/sub/mul fast paths equal the reference bit for bit on random broadcast shapes (others fall through)', () => {
+  // b: a's shape with leading axes dropped and some axes set to 1, on either side of the op
+  const shapes = fc.record({
+    shape: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 0, maxLength: 4 }),
+    drop: fc.nat(4),
+    ones: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+    swap: fc.boolean(),
+    op: fc.constantFrom('add', 'sub', 'mul', 'div' as const),
+    seed: fc.nat(),
+  });
+  fc.assert(
+    fc.property(shapes, ({ shape, drop, ones, swap, op, seed }) => {
+      const bShape = shape.slice(Math.min(drop, shape.length)).map((d, i) => (ones[i] ? 1 : d));
+      const a = rand(shape.reduce((p, d) => p * d, 1), seed);
+      const b = rand(bShape.reduce((p, d) => p * d, 1), seed + 1);
+      const args = swap ? { op, a: b, aShape: bShape, b: a, bShape: shape, outShape: shape } : { op, a, aShape: shape, b, bShape, outShape: shape };
+      assert.deepEqual(cpu.binary(args), ref.binary(args), JSON.stringify({ ...args, a: undefined, b: undefined }));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('the kernels without a fast version are the reference kernels (outputs from the memory pool)', () => {
+  const x = rand(6 * 8, 1, 3);
+  const w = rand(8, 2);
+  const b = rand(8, 3);
+  const ln = { x, weight: w, bias: b, rows: 6, cols: 8, eps: 1e-5 };
+  assert.deepEqual(cpu.layerNorm(ln), ref.layerNorm(ln));
+  const f = ref.layerNorm(ln);
+  const lnb = { dy: rand(48, 4), x, weight: w, mean: f.mean, rstd: f.rstd, rows: 6, cols: 8 };
+  assert.deepEqual(cpu.layerNormBackward(lnb), ref.layerNormBackward(lnb));
+  const emb = { weight: x, ids: Int32Array.from([5, 0, 5]), V: 6, C: 8 };
+  assert.deepEqual(cpu.embedding(emb), ref.embedding(emb));
+  assert.deepEqual(cpu.embeddingBackward({ dy: rand(24, 5), ids: emb.ids, V: 6, C: 8 }), ref.embeddingBackward({ dy: rand(24, 5), ids: emb.ids, V: 6, C: 8 }));
+  assert.deepEqual(cpu.permute({ x, shape: [2, 3, 8], perm: [2, 0, 1] }), ref.permute({ x, shape: [2, 3, 8], perm: [2, 0, 1] }));
+  assert.deepEqual(cpu.reduce({ op: 'max', x, shape: [6, 8], axis: 0 }), ref.reduce({ op: 'max', x, shape: [6, 8], axis: 0 }));
+  assert.deepEqual(cpu.unary('tanh', x), ref.unary('tanh', x));
 });
 
 // ---- the lm head and its loss in one kernel -----------------------------------------------
@@ -321,15 +327,16 @@ function checkLinearCE(N: number, C: number, V: number, seed: number): void {
   const tr = new Rng(seed + 2);
   const targets = Int32Array.from({ length: N }, () => tr.int(V));
   if (N > 1) targets[0] = -1;
-  const want = ref.linearCrossEntropy(x, w, targets, N, C, V, -1, true);
+  const args = { x, w, targets, N, C, V, ignoreIndex: -1 };
+  const want = ref.linearCrossEntropy({ ...args, withGrad: true });
   const what = `[${N}, ${C}] × [${V}, ${C}]`;
   const lossTol = relPlusOne(want.loss as HostArray, 1e-6 * Math.sqrt(C));
   for (const withGrad of [false, true]) {
-    const got = cpu.linearCrossEntropy(x, w, targets, N, C, V, -1, withGrad);
+    const got = cpu.linearCrossEntropy({ ...args, withGrad });
     close(`linearCrossEntropy.loss ${what}`, got.loss as HostArray, want.loss as HostArray, lossTol);
     assert.equal(got.dx === null, !withGrad);
   }
-  const got = cpu.linearCrossEntropy(x, w, targets, N, C, V, -1, true);
+  const got = cpu.linearCrossEntropy({ ...args, withGrad: true });
   close(`linearCrossEntropy.dx ${what}`, got.dx as HostArray, want.dx as HostArray, () => 1e-5 * Math.sqrt(V) * 2 * 0.5 + 1e-30);
   close(`linearCrossEntropy.dw ${what}`, got.dw as HostArray, want.dw as HostArray, () => 1e-5 * Math.sqrt(N) * 2 + 1e-30);
 }
@@ -338,3 +345,8 @@ test('linearCrossEntropy: fused lm head + loss equals matmul + crossEntropy (one
   fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), dim, fc.constantFrom(2, 7, 64, 333), fc.nat(), (N, C, V, seed) => checkLinearCE(N, C, V, seed)), { numRuns: 30 });
   checkLinearCE(700, 16, 50257, 5); // 333 rows per 16M-float block: three blocks, dw accumulated
 });
+
+// ---- the conformance suite every backend runs ------------------------------------------------
+
+test('the conformance suite (every kernel against the reference, the composed defaults on its primitives)', (t) => conformance(t, cpu, 20));
+test('the conformance suite without shared memory (one thread, unshared wasm memory)', (t) => conformance(t, cpuUnshared, 5));

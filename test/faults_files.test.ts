@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { hostPoolStats } from '../src/autograd/memory.ts';
+import { referenceBackend, setBackend } from '../src/autograd/backends/registry.ts';
+import type { Backend } from '../src/autograd/backend.ts';
 import { pretokenizeAndSave } from '../src/data/pretokenize.ts';
 import { localSource } from '../src/data/sources.ts';
 import { loadModel, saveModel } from '../src/gpt2/checkpoint.node.ts';
@@ -37,10 +38,19 @@ test('checkpointShapes(cfg) lists what a model of that config saves, from the co
   }
 });
 
-test('a config.json that claims a bigger model than model.safetensors holds is refused before anything is allocated', async () => {
+test('a config.json that claims a bigger model than model.safetensors holds is refused before anything is allocated', async (t) => {
   const modelDir = join(dir, 'liar');
   await saveModel(new GPT2Model(small, { seed: 1 }), modelDir);
-  const arrays = () => hostPoolStats.fresh;
+  // the reference backend, counting the arrays tensors are made of
+  let allocated = 0;
+  const counting: Backend = {
+    ...referenceBackend,
+    fill: (...a) => (allocated++, referenceBackend.fill(...a)),
+    fromHost: (x) => (allocated++, referenceBackend.fromHost(x)),
+  };
+  await setBackend(counting);
+  t.after(() => setBackend('js'));
+  const arrays = () => allocated;
   const before = arrays();
   new GPT2Model(small, { init: false });
   assert.ok(arrays() > before, 'building a model is seen by this probe');

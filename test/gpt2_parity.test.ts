@@ -4,8 +4,8 @@
 // tolerances (test/helpers/parity.ts). The gpu.js backends run the same check in
 // test/gpujs_backends.test.ts. The errors of every tensor are printed.
 import { test } from 'node:test';
-import '../src/autograd/backend/available.ts';
-import { setBackend } from '../src/autograd/backend/index.ts';
+import '../src/autograd/backends/available.ts';
+import { setBackend } from '../src/autograd/backends/registry.ts';
 import { openBackend } from './helpers/backends.ts';
 import { matchesPyTorch } from './helpers/parity.ts';
 

@@ -43,7 +43,7 @@ test("without a built 'gl', the headlessgl backend says how to enable it", () =>
          return resolve.call(this, request, ...rest);
        };`,
     );
-    const script = "import('./src/autograd/backend/gpujs/index.node.ts').then((m) => m.createHeadlessGLBackend()).then(() => process.exit(3), (e) => { console.log(e.message); })";
+    const script = "import('./src/autograd/backends/gpujs/index.node.ts').then((m) => m.createHeadlessGLBackend()).then(() => process.exit(3), (e) => { console.log(e.message); })";
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', pathToFileURL(hide).href, '--input-type=module', '-e', script], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^headlessgl: .*not installed or not built.*`npm run setup:headlessgl`.*`npm install gl`/);

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { dropout, layerNorm, linear, Rng, tensor, type Tensor } from '../src/autograd/index.ts';
-import { CausalSelfAttention, Dropout, Embedding, GELU, LayerNorm, Linear, Module, attentionComposed, type KVCache } from '../src/nn/index.ts';
+import { AdamW, CausalSelfAttention, Dropout, Embedding, GELU, LayerNorm, Linear, Module, Parameter, SGD, attentionComposed, type KVCache } from '../src/nn/index.ts';
 import { assertClose } from './helpers/gradcheck.ts';
 import { property, seedArb, shapeArb, t64 } from './helpers/arbitraries.ts';
 
@@ -27,7 +27,8 @@ class Block extends Module {
 class Toy extends Module {
   wte: Embedding;
   h: Block[];
-  buffer: Tensor; // requiresGrad false: not a parameter
+  buffer: Tensor; // a plain tensor: not a parameter
+  scale: Tensor; // a plain tensor with requiresGrad: still not a parameter (as PyTorch)
   lm_head: Linear;
   constructor(seed = 0, V = 7, C = 4) {
     super();
@@ -35,6 +36,7 @@ class Toy extends Module {
     this.wte = new Embedding(V, C, { rng, std: 0.02 });
     this.h = [new Block(C, rng), new Block(C, rng)];
     this.buffer = tensor([1, 2, 3]);
+    this.scale = tensor([2], { requiresGrad: true });
     this.lm_head = new Linear(C, V, { rng, bias: false });
     this.lm_head.weight = this.wte.weight; // tied
   }
@@ -123,6 +125,52 @@ describe('Module', () => {
 });
 
 // ---- Dropout module --------------------------------------------------------------------
+
+describe('Parameter', () => {
+  /** y = frozen·x + trained·x, summed: a model with one frozen parameter. */
+  class TwoScales extends Module {
+    frozen = new Parameter(tensor([2, 3]), false);
+    trained = new Parameter(tensor([5, 7]));
+    loss(): Tensor {
+      const x = tensor([1, 10]);
+      return this.frozen.mul(x).add(this.trained.mul(x)).sum();
+    }
+  }
+
+  test('a Parameter shares the numbers it is made from and wants a gradient unless told otherwise', () => {
+    const t = tensor([1, 2]);
+    const p = new Parameter(t);
+    assert.ok(p.storage === t.storage && p.requiresGrad && p.gradFn === null);
+    assert.equal(new Parameter(t, false).requiresGrad, false);
+  });
+
+  test('a frozen parameter stays a parameter: in namedParameters, stateDict and a state-dict round trip', () => {
+    const m = new TwoScales();
+    assert.deepEqual(m.namedParameters().map(([n]) => n), ['frozen', 'trained']);
+    assert.equal(m.stateDict().get('frozen'), m.frozen);
+    const other = new TwoScales();
+    other.frozen.storage = tensor([0, 0]).storage;
+    other.loadStateDict(m.stateDict()); // strict: frozen must be there
+    assert.deepEqual([...other.frozen.data], [2, 3]);
+    assert.equal(other.frozen.requiresGrad, false, 'loading keeps it frozen');
+  });
+
+  for (const [name, make] of [['AdamW', (ps: Tensor[]) => new AdamW(ps, { lr: 0.1 })], ['SGD', (ps: Tensor[]) => new SGD(ps, { lr: 0.1, momentum: 0.9 })]] as const) {
+    test(`${name} updates the trained parameter and leaves the frozen one (no gradient) as it is`, () => {
+      const m = new TwoScales();
+      const opt = make(m.parameters());
+      for (let i = 0; i < 3; i++) {
+        m.loss().backward();
+        assert.equal(m.frozen.grad, null, 'a frozen parameter gets no gradient');
+        opt.step();
+        opt.zeroGrad();
+      }
+      assert.deepEqual([...m.frozen.data], [2, 3]);
+      assert.notDeepEqual([...m.trained.data], [5, 7]);
+      assert.ok(!opt.state.has(m.frozen) && opt.state.has(m.trained), 'state only for the parameter that was updated');
+    });
+  }
+});
 
 describe('Dropout', () => {
   test('eval mode is the identity (the same tensor)', () => {

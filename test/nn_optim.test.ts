@@ -107,6 +107,22 @@ describe('AdamW', () => {
     assertClose(p.data, ref.p, { atol: 2e-7, rtol: 0, what: 'float32 AdamW' }); // observed 6.2e-8
   });
 
+  test('on the reference backend a step replaces the parameter\'s numbers and its moments, never writing into the old arrays', () => {
+    const p = tensor([1, -2, 3], { requiresGrad: true });
+    const opt = new AdamW([p], { lr: 0.1 });
+    const before = p.storage;
+    const view = p.data; // a tensor's numbers as read before the step
+    p.grad = tensor([0.5, 0.5, -1]);
+    opt.step();
+    const m1 = opt.state.get(p)!.m;
+    const m1Numbers = [...m1.data];
+    p.grad = tensor([1, 1, 1]);
+    opt.step();
+    assert.notEqual(p.storage, before);
+    assert.deepEqual([...view], [1, -2, 3], 'the old numbers are untouched');
+    assert.deepEqual([...m1.data], m1Numbers, 'the first step\'s moments are untouched by the second');
+  });
+
   test('PyTorch defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01', () => {
     const opt = new AdamW([f64([1])]);
     assert.deepEqual({ ...opt.groups[0], params: undefined }, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, params: undefined });

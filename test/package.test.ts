@@ -6,7 +6,8 @@
 //   - the README's library example runs with plain `node` (its loss falls, it generates, and
 //     the library prints nothing of its own) and typechecks with `tsc`, library types included;
 //   - the `browser` entry bundles with esbuild for a browser, with no Node builtin, and the
-//     bundle trains a layer and runs GPT-2 in a bare JavaScript context (no `process`, no `require`);
+//     bundle trains a layer and runs GPT-2 (on a backend of the reference's primitives, the
+//     fused kernels composed) in a bare JavaScript context (no `process`, no `require`);
 //   - no export condition points Node at a file it cannot load (`--conditions=development`);
 //   - publint and arethetypeswrong find no problem in package.json, the tarball and the types.
 // Needs dist/ (`npm test` builds it first).
@@ -95,7 +96,7 @@ describe('the packed package, installed in a project of its own', () => {
 
   test("the browser entry bundles for a browser with no Node builtin, and runs without Node's globals", async () => {
     const program = `
-      import { ready, manualSeed, tensor, Linear, AdamW, crossEntropy, GPT2Model, makeConfig, encodeOrdinary, decode } from 'tsgrad';
+      import { ready, manualSeed, tensor, Linear, AdamW, crossEntropy, GPT2Model, makeConfig, encodeOrdinary, decode, completeBackend, referenceBackend, setBackend } from 'tsgrad';
       globalThis.done = (async () => {
         const backend = await ready();
         manualSeed(1);
@@ -108,10 +109,14 @@ describe('the packed package, installed in a project of its own', () => {
           loss.backward(); opt.step(); opt.zeroGrad();
           losses.push(await loss.toNumber());
         }
+        layer.bias.requiresGrad = false; // frozen: still a parameter
+        // GPT-2 on a backend of the reference's primitives alone, the fused kernels composed
+        const { name, asyncOnly, fromHost, toHost, toHostAsync, fill, unary, binary, maskedFill, permute, slice, pad, reduce, matmul } = referenceBackend;
+        await setBackend(completeBackend({ name: 'primitives', asyncOnly, fromHost, toHost, toHostAsync, fill, unary, binary, maskedFill, permute, slice, pad, reduce, matmul }));
         const gpt = new GPT2Model(makeConfig({ n_layers: 1, d_model: 8, n_heads: 2, n_ctx: 8 }, 'overfit'));
         const ids = Int32Array.from(encodeOrdinary('Hello browser'));
         const { logits } = gpt.forward(ids, [1, ids.length]);
-        console.log(backend.name, decode(ids), losses[19] < losses[0] / 2, logits.shape.join('x'));
+        console.log(backend.name, decode(ids), losses[19] < losses[0] / 2, logits.shape.join('x'), layer.stateDict().size, logits.backend.name);
       })();`;
     const result = await build({
       stdin: { contents: program, resolveDir: project, sourcefile: 'browser.js' },
@@ -132,7 +137,7 @@ describe('the packed package, installed in a project of its own', () => {
     };
     runInNewContext(result.outputFiles[0].text, context);
     await context.done;
-    assert.deepEqual(lines, ['js Hello browser true 1x1x50257']);
+    assert.deepEqual(lines, ['js Hello browser true 1x1x50257 2 primitives']);
   });
 
   test('publint: package.json and the packed files agree (strict: warnings fail)', () => {

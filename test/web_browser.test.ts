@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setBackend } from '../src/autograd/backend/index.ts';
+import { setBackend } from '../src/autograd/backends/registry.ts';
 import { backendCheck, checkErrors, type CheckValues } from '../src/train/web/backend_check.ts';
 import type { FromTrainer, PageReport } from '../src/train/web/protocol.ts';
 import { buildPage } from '../src/train/web/bundle.ts';

@@ -1,4 +1,4 @@
-// Step 4: nn layers are Modules; parameters are found by walking the fields.
+// Step 4: nn layers are Modules; their parameters are their Parameter fields, found by walking them.
 import { tensor, Linear, LayerNorm, GELU, Rng, Module } from '../../src/index.ts';
 import { show } from './show.ts';
 
@@ -20,7 +20,9 @@ const x = tensor([[1, 2, 3, 4], [0, 0, 1, -1]]); // [B=2, C=4]
 const h = m.ln.forward(x);
 console.log('layerNorm rows:', show(h));
 console.log('gelu(-1, 0, 1, 3):', show(tensor([-1, 0, 1, 3]).gelu()));
+m.ln.weight.requiresGrad = false; // frozen: still a parameter, but it gets no gradient
 const y = m.forward(x); // [2, 2]
 console.log('y', JSON.stringify(y.shape), '=', show(y));
 y.sum().backward();
 console.log('fc.bias.grad', show(m.fc.bias!.grad));
+console.log('frozen ln.weight: grad', m.ln.weight.grad, '| in stateDict', m.stateDict().has('ln.weight'), '| parameters', m.numParameters());

@@ -2,11 +2,10 @@
 // `loss.backward()` can walk the recipe in reverse and fill every leaf's `.grad`.
 // Promise: contiguous row-major storage (Float32Array, or Float64Array for gradient checks),
 // held by a Backend; every op's forward and backward live side by side in ./ops/*.ts.
-import type { Backend, DType, HostArray, Storage } from './backend/backend.ts';
-import { getBackend, referenceBackend } from './backend/index.ts';
+import type { Backend, DType, HostArray, Storage } from './backend.ts';
+import { getBackend, referenceBackend } from './backends/registry.ts';
 import { fmt, numel, type Shape } from './shape.ts';
 import { rngFrom, type Rng } from './random.ts';
-import { profiler } from './backend/profile.ts';
 import * as ew from './ops/elementwise.ts';
 import * as red from './ops/reduce.ts';
 import * as lay from './ops/layout.ts';
@@ -50,7 +49,12 @@ export class Tensor {
   readonly dtype: DType;
   /** The backend that holds `storage`. */
   readonly backend: Backend;
-  /** The numbers. Replaced (never mutated through `.data`) by optimizers and loaders. */
+  /**
+   * The numbers. No op changes them: every op returns new storage. An optimizer step and
+   * loadStateDict replace a parameter's storage; on the 'cpu' backend the optimizer's AdamW
+   * kernel updates it in place instead (see Backend.adamw), so `p.data` read before a step
+   * shows the new values after it there.
+   */
   storage: Storage;
   /** dL/d(this) after backward(), for leaves with requiresGrad. */
   grad: Tensor | null = null;
@@ -180,7 +184,6 @@ export class Tensor {
 
     // 2. walk it backwards, handing each node's gradient to its parents
     const grads = new Map<Tensor, Tensor>([[this, grad]]);
-    profiler.phase = 'backward';
     noGrad(() => {
       for (let i = order.length - 1; i >= 0; i--) {
         const node = order[i];
@@ -202,7 +205,6 @@ export class Tensor {
         node.graphFreed = true;
       }
     });
-    profiler.phase = 'forward';
   }
 
   // ---- ops (each defined, forward beside backward, in ./ops) -----------------------------

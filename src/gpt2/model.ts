@@ -5,7 +5,7 @@
 // same seed gives the same weights and the same dropout masks.
 import type { Tensor } from '../autograd/tensor.ts';
 import { linear } from '../autograd/ops/matmul.ts';
-import { crossEntropy, linearCrossEntropy } from '../autograd/fused/cross_entropy.ts';
+import { crossEntropy, linearCrossEntropy } from '../autograd/ops/cross_entropy.ts';
 import { defaultRng, Rng } from '../autograd/random.ts';
 import { Module } from '../nn/module.ts';
 import { knownOptions } from '../nn/options.ts';

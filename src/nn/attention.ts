@@ -2,11 +2,11 @@
 // Two versions of the core, which tests prove equal:
 //   attentionComposed — the textbook formula from primitive ops (used when attention
 //     dropout is active, since dropout acts on the [T, T] weights the fused kernel never forms);
-//   causalAttention   — the fused kernel (../autograd/fused/attention.ts), used otherwise.
+//   causalAttention   — the fused kernel (../autograd/ops/attention.ts), used otherwise.
 // An optional KV cache lets generation feed one new token at a time.
 import { tensor, type Tensor } from '../autograd/tensor.ts';
 import { concat } from '../autograd/ops/layout.ts';
-import { causalAttention } from '../autograd/fused/attention.ts';
+import { causalAttention } from '../autograd/ops/attention.ts';
 import { rngFrom, type Rng } from '../autograd/random.ts';
 import { Module } from './module.ts';
 import { Dropout, Linear } from './layers.ts';

@@ -8,8 +8,9 @@ import { defaultRng, rngFrom, type Rng } from '../autograd/random.ts';
 import { linear } from '../autograd/ops/matmul.ts';
 import { embedding } from '../autograd/ops/embedding.ts';
 import { dropout } from '../autograd/ops/dropout.ts';
-import { layerNorm } from '../autograd/fused/layernorm.ts';
+import { layerNorm } from '../autograd/ops/layernorm.ts';
 import { Module } from './module.ts';
+import { Parameter } from './parameter.ts';
 import { knownOptions } from './options.ts';
 
 export interface InitOptions {
@@ -23,21 +24,21 @@ export interface InitOptions {
 const INIT_OPTIONS = { rng: true, seed: true, std: true } as const satisfies Record<keyof InitOptions, true>;
 
 /** Uniform(−bound, bound) parameter, PyTorch's default for Linear. */
-function uniform(shape: number[], bound: number, rng: Rng): Tensor {
+function uniform(shape: number[], bound: number, rng: Rng): Parameter {
   const v = new Float32Array(shape.reduce((a, b) => a * b, 1));
   for (let i = 0; i < v.length; i++) v[i] = (2 * rng.uniform() - 1) * bound;
-  return tensor(v, { shape, requiresGrad: true });
+  return new Parameter(tensor(v, { shape }));
 }
 
 /** Normal(0, std) parameter; std 0 gives zeros without drawing numbers (a loader fills them in). */
-function normal(shape: number[], std: number, rng: Rng): Tensor {
-  return std === 0 ? zeros(shape, { requiresGrad: true }) : randn(shape, { rng, std, requiresGrad: true });
+function normal(shape: number[], std: number, rng: Rng): Parameter {
+  return new Parameter(std === 0 ? zeros(shape) : randn(shape, { rng, std }));
 }
 
 /** y = x·Wᵀ + b, weight [outFeatures, inFeatures], bias [outFeatures]. */
 export class Linear extends Module {
-  weight: Tensor;
-  bias: Tensor | null;
+  weight: Parameter;
+  bias: Parameter | null;
 
   constructor(inFeatures: number, outFeatures: number, opts: InitOptions & { bias?: boolean } = {}) {
     super();
@@ -45,7 +46,7 @@ export class Linear extends Module {
     const rng = rngFrom(opts);
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = opts.std !== undefined ? normal([outFeatures, inFeatures], opts.std, rng) : uniform([outFeatures, inFeatures], bound, rng);
-    this.bias = opts.bias === false ? null : opts.std !== undefined ? zeros([outFeatures], { requiresGrad: true }) : uniform([outFeatures], bound, rng);
+    this.bias = opts.bias === false ? null : opts.std !== undefined ? new Parameter(zeros([outFeatures])) : uniform([outFeatures], bound, rng);
   }
 
   forward(x: Tensor): Tensor {
@@ -55,7 +56,7 @@ export class Linear extends Module {
 
 /** A table of numEmbeddings vectors of size embeddingDim, looked up by integer id. */
 export class Embedding extends Module {
-  weight: Tensor;
+  weight: Parameter;
 
   constructor(numEmbeddings: number, embeddingDim: number, opts: InitOptions = {}) {
     super();
@@ -71,16 +72,16 @@ export class Embedding extends Module {
 
 /** Normalises the last axis to mean 0, variance 1, then scales and shifts per feature. */
 export class LayerNorm extends Module {
-  weight: Tensor;
-  bias: Tensor;
+  weight: Parameter;
+  bias: Parameter;
 
   constructor(
     normalizedShape: number,
     readonly eps = 1e-5,
   ) {
     super();
-    this.weight = ones([normalizedShape], { requiresGrad: true });
-    this.bias = zeros([normalizedShape], { requiresGrad: true });
+    this.weight = new Parameter(ones([normalizedShape]));
+    this.bias = new Parameter(zeros([normalizedShape]));
   }
 
   forward(x: Tensor): Tensor {

@@ -1,20 +1,22 @@
-// Module: the base class of every layer, as torch.nn.Module. Parameters are the Tensor
-// fields with requiresGrad; submodules are Module fields and arrays of Modules (ModuleList).
+// Module: the base class of every layer, as torch.nn.Module. Parameters are the Parameter
+// fields (./parameter.ts), frozen ones included; submodules are Module fields and arrays of
+// Modules (ModuleList).
 // Promise: namedParameters() lists each parameter once, under dotted names ('h.0.attn.c_attn.weight'),
 // in field order; a parameter reachable twice (a tied weight) is listed under its first name.
-import { hostLike, Tensor } from '../autograd/tensor.ts';
+import { hostLike, type Tensor } from '../autograd/tensor.ts';
 import { fmt, sameShape } from '../autograd/shape.ts';
+import { Parameter } from './parameter.ts';
 
 export abstract class Module {
   training = true;
 
   /** Own parameters and those of submodules, by dotted name. */
-  namedParameters(prefix = '', seen = new Set<Tensor>()): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
+  namedParameters(prefix = '', seen = new Set<Parameter>()): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
     for (const [key, value] of Object.entries(this)) {
       const name = prefix + key;
-      if (value instanceof Tensor) {
-        if (value.requiresGrad && !seen.has(value)) {
+      if (value instanceof Parameter) {
+        if (!seen.has(value)) {
           seen.add(value);
           out.push([name, value]);
         }
@@ -29,7 +31,7 @@ export abstract class Module {
     return out;
   }
 
-  parameters(): Tensor[] {
+  parameters(): Parameter[] {
     return this.namedParameters().map(([, p]) => p);
   }
 
@@ -62,8 +64,8 @@ export abstract class Module {
     return this.parameters().reduce((n, p) => n + p.size, 0);
   }
 
-  /** The parameters by name (the tensors themselves, not copies). */
-  stateDict(): Map<string, Tensor> {
+  /** The parameters by name (the tensors themselves, not copies), frozen ones included. */
+  stateDict(): Map<string, Parameter> {
     return new Map(this.namedParameters());
   }
 

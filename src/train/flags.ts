@@ -6,7 +6,7 @@
 // is a HelpRequested carrying the help text (exit 0).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { registeredBackends } from '../autograd/backend/index.ts';
+import { registeredBackends } from '../autograd/backends/registry.ts';
 import { ConfigError, HelpRequested } from './errors.ts';
 import { defaultBackendName, useBackend } from './backend_flag.ts';
 

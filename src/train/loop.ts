@@ -16,7 +16,7 @@ import { AdamW } from '../nn/optim/adamw.ts';
 import { SGD } from '../nn/optim/sgd.ts';
 import { clipGradNorm, globalNorm, gradNorm } from '../nn/optim/clip.ts';
 import { learningRate } from '../nn/optim/schedule.ts';
-import type { Optimizer } from '../nn/optim/optimizer.ts';
+import { stateTensors, type Optimizer } from '../nn/optim/optimizer.ts';
 import { GPT2Model } from '../gpt2/model.ts';
 import { generate } from '../gpt2/generate.ts';
 import { decode, encodeOrdinary } from '../data/tokenizer.ts';
@@ -30,8 +30,8 @@ import { TimeBudget } from './budget.ts';
 import { MetricsLog, type StepMetrics } from './metrics.ts';
 import { startTrainProgress } from './progress.ts';
 import { meanLoss } from './evaluate.ts';
-import { profiler } from '../autograd/backend/profile.ts';
-import { clearHostPool, reuseMemory } from '../autograd/memory.ts';
+import { profiler } from '../autograd/backends/profile.ts';
+import { releaseMemory, reuseMemory } from '../autograd/backends/memory.ts';
 
 export class TrainingStopped extends Error {}
 
@@ -103,6 +103,7 @@ async function run(cfg: TrainConfig, io: TrainIO, stop: StopSignals, now: () => 
   if (cfg.ctx > model.cfg.n_ctx) throw new TrainingStopped(`--ctx ${cfg.ctx} exceeds the model's n_ctx ${model.cfg.n_ctx}`);
   const optimizer = makeOptimizer(cfg, model);
   const params = model.parameters();
+  const backend = params[0].backend;
   const batchRng = new Rng(cfg.seed); // the overfit loop's random windows
   let step = 0;
   let bestValLoss: number | null = null;
@@ -180,16 +181,17 @@ async function run(cfg: TrainConfig, io: TrainIO, stop: StopSignals, now: () => 
     const lr = learningRate(cfg.lrSchedule, step, cfg);
     optimizer.setLr(lr);
 
-    // One step inside reuseMemory: the arrays it makes (activations, gradients, temporaries)
-    // are handed out again next step, so a long run allocates nothing new (autograd/memory.ts).
-    // Only numbers leave the step; the gradients are zeroed before it ends.
-    const { loss, gradNormValue } = await budget.time('step', () => reuseMemory(async () => {
+    // One step inside the backend's memory pool, where it has one (cpu): the arrays it makes
+    // (activations, gradients, temporaries) are handed out again next step, so a long run
+    // allocates nothing new (autograd/backends/memory.ts). Only numbers leave the step, the
+    // gradients are zeroed before it ends, and the parameters and optimizer state are kept.
+    const { loss, gradNormValue } = await budget.time('step', () => reuseMemory(backend, async () => {
       // forward + backward over gradAccum micro-batches; the loss is each one's mean, averaged
       let lossSum = 0;
       for (let micro = 0; micro < cfg.gradAccum; micro++) {
         const { x, y } = data.next(batchRng);
         const loss = model.loss(x, [cfg.batchSize, cfg.ctx], y); // scalar
-        loss.div(cfg.gradAccum).backward();
+        profiler.during('backward', () => loss.div(cfg.gradAccum).backward());
         lossSum += (await loss.toArray())[0];
       }
       const loss = lossSum / cfg.gradAccum;
@@ -199,7 +201,7 @@ async function run(cfg: TrainConfig, io: TrainIO, stop: StopSignals, now: () => 
       optimizer.step();
       optimizer.zeroGrad();
       return { loss, gradNormValue };
-    }, () => optimizer.carriedStorages()));
+    }, () => [...params, ...stateTensors(optimizer)]));
     if (profiling) io.log(profiler.stop(`step ${step}`));
 
     step++;
@@ -239,7 +241,7 @@ async function run(cfg: TrainConfig, io: TrainIO, stop: StopSignals, now: () => 
     if (stop.signal !== null && !last) stopRun(`stopped by ${stop.signal} at step ${step}; ${onDisk()}; continue with --resume`);
   }
   progress.stop();
-  clearHostPool();
+  releaseMemory(backend);
   const elapsedSeconds = (performance.now() - start) / 1000;
   const result: TrainResult = { steps: step, finalLoss: lastLoss, bestValLoss, tokensPerSecond: tokensSeen / elapsedSeconds, elapsedSeconds };
   io.log(

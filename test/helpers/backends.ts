@@ -6,7 +6,8 @@
 // test/web_browser.test.ts) turns the absence of a named one into a failure too, so CI cannot
 // go green by skipping.
 import type { TestContext } from 'node:test';
-import { BackendUnavailable, type Backend } from '../../src/autograd/backend/index.ts';
+import { BackendUnavailable, type Backend } from '../../src/autograd/backends/registry.ts';
+import type { Primitives } from '../../src/autograd/backend.ts';
 
 /** The backends this run must start: TSGRAD_REQUIRE_BACKENDS, comma-separated. */
 export function requiredBackends(env: NodeJS.ProcessEnv = process.env): Set<string> {
@@ -40,4 +41,10 @@ export async function openBackend(t: TestContext, name: string, start: () => Pro
     return null;
   }
   return got;
+}
+
+/** A backend's primitives and nothing else (what a new backend must write; see src/autograd/backend.ts). */
+export function primitivesOf(b: Backend): Primitives {
+  const { name, asyncOnly, fromHost, toHost, toHostAsync, fill, unary, binary, maskedFill, permute, slice, pad, reduce, matmul } = b;
+  return { name, asyncOnly, fromHost, toHost, toHostAsync, fill, unary, binary, maskedFill, permute, slice, pad, reduce, matmul };
 }

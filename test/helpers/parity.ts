@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../../src/autograd/tensor.ts';
-import { setBackend, type Backend } from '../../src/autograd/backend/index.ts';
+import { setBackend, type Backend } from '../../src/autograd/backends/registry.ts';
 import { AdamW } from '../../src/nn/optim/adamw.ts';
 import { loadModel, readSafetensors } from '../../src/gpt2/checkpoint.node.ts';
 import type { GPT2Model } from '../../src/gpt2/model.ts';

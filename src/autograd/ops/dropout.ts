@@ -10,5 +10,6 @@ export function dropout(x: Tensor, p: number, rng: Rng): Tensor {
   const keep = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size); // 1/(1−p) in x's precision
   for (let i = 0; i < keep.length; i++) keep[i] = rng.uniform() >= p ? 1 / (1 - p) : 0;
   const mask = tensor(keep, { shape: x.shape, dtype: x.dtype, backend: x.backend });
-  return fromOp('dropout', x.backend.binary('mul', x.storage, x.shape, mask.storage, mask.shape, x.shape), x.shape, x, [x], (g) => [g.mul(mask)]);
+  const kept = x.backend.binary({ op: 'mul', a: x.storage, aShape: x.shape, b: mask.storage, bShape: mask.shape, outShape: x.shape });
+  return fromOp('dropout', kept, x.shape, x, [x], (g) => [g.mul(mask)]);
 }

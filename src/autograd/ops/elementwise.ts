@@ -1,8 +1,8 @@
 // Elementwise ops with NumPy broadcasting, each forward next to its backward (micrograd style).
 // Promise: out[i] = f(a[i], b[i]) over the broadcast shape; the gradient of a broadcast
 // input is summed back over the dims it was stretched along (`unbroadcast`).
-import type { BinaryOp, UnaryOp } from '../backend/backend.ts';
-import { isHost } from '../backend/backend.ts';
+import type { BinaryOp, UnaryOp } from '../backend.ts';
+import { isHost } from '../backend.ts';
 import { broadcastShapes, fmt, sameShape } from '../shape.ts';
 import { backendOf, fromOp, full, Tensor, wrap } from '../tensor.ts';
 
@@ -27,7 +27,7 @@ function binaryOp(op: BinaryOp, a: Tensor, bIn: Tensor | number, backward: (g: T
   const b = asTensor(bIn, a);
   const be = backendOf(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out: Tensor = fromOp(op, be.binary(op, a.storage, a.shape, b.storage, b.shape, shape), shape, a, [a, b], (g) => {
+  const out: Tensor = fromOp(op, be.binary({ op, a: a.storage, aShape: a.shape, b: b.storage, bShape: b.shape, outShape: shape }), shape, a, [a, b], (g) => {
     const [ga, gb] = backward(g, a, b, out);
     return [ga && unbroadcast(ga, a.shape), gb && unbroadcast(gb, b.shape)];
   });
@@ -65,7 +65,7 @@ export function eq(a: Tensor, bIn: Tensor | number): Tensor {
   const b = asTensor(bIn, a);
   const be = backendOf('eq', a, b);
   const shape = broadcastShapes('eq', a.shape, b.shape);
-  return wrap(be.binary('eq', a.storage, a.shape, b.storage, b.shape, shape), shape, a);
+  return wrap(be.binary({ op: 'eq', a: a.storage, aShape: a.shape, b: b.storage, bShape: b.shape, outShape: shape }), shape, a);
 }
 
 function unaryOp(op: UnaryOp, x: Tensor, backward: (g: Tensor, x: Tensor, out: Tensor) => Tensor): Tensor {
@@ -112,10 +112,11 @@ export function relu(x: Tensor): Tensor {
  *   gelu(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
  * The seed used torch's `nn.GELU()`, the exact erf form 0.5·x·(1 + erf(x/√2)); the two
  * differ by < 1e-3 everywhere, but pretrained GPT-2 weights expect the tanh form.
- * Fused: one kernel forward, one kernel backward (tests check it equals the composition).
+ * One unary kernel each way, like relu: d(gelu x) = gelu'(x)·dx, gelu' the unary 'gelu_grad'
+ * (tests check both against the formula composed of primitive ops).
  */
 export function gelu(x: Tensor): Tensor {
-  return unaryOp('gelu', x, (g, x) => wrap(x.backend.geluBackward(x.storage, g.storage), x.shape, x));
+  return unaryOp('gelu', x, (g, x) => g.mul(wrap(x.backend.unary('gelu_grad', x.storage), x.shape, x)));
 }
 
 /** out = mask ? value : x, with mask (nonzero = true) broadcast to x. No gradient flows to the mask. */
@@ -124,5 +125,6 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   if (!sameShape(broadcastShapes('maskedFill', x.shape, mask.shape), x.shape)) {
     throw new Error(`maskedFill: mask ${fmt(mask.shape)} must broadcast to the input ${fmt(x.shape)}`);
   }
-  return fromOp('maskedFill', be.maskedFill(x.storage, x.shape, mask.storage, mask.shape, value), x.shape, x, [x], (g) => [g.maskedFill(mask, 0)]);
+  const filled = be.maskedFill({ x: x.storage, shape: x.shape, mask: mask.storage, maskShape: mask.shape, value });
+  return fromOp('maskedFill', filled, x.shape, x, [x], (g) => [g.maskedFill(mask, 0)]);
 }

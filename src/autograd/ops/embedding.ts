@@ -21,7 +21,7 @@ export function embedding(weight: Tensor, ids: ArrayLike<number>, idsShape: numb
   const [V, C] = weight.shape;
   const idx = checkIds('embedding', ids, V);
   const be = weight.backend;
-  return fromOp('embedding', be.embedding(weight.storage, idx, V, C), [...idsShape, C], weight, [weight], (g) => [
-    wrap(be.embeddingBackward(g.storage, idx, V, C), [V, C], weight),
+  return fromOp('embedding', be.embedding({ weight: weight.storage, ids: idx, V, C }), [...idsShape, C], weight, [weight], (g) => [
+    wrap(be.embeddingBackward({ dy: g.storage, ids: idx, V, C }), [V, C], weight),
   ]);
 }

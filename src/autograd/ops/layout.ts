@@ -26,7 +26,7 @@ export function permute(x: Tensor, perm: number[]): Tensor {
   const inverse = new Array<number>(p.length);
   p.forEach((axis, i) => (inverse[axis] = i));
   const shape = p.map((a) => x.shape[a]);
-  return fromOp('permute', x.backend.permute(x.storage, x.shape, p), shape, x, [x], (g) => [g.permute(inverse)]);
+  return fromOp('permute', x.backend.permute({ x: x.storage, shape: x.shape, perm: p }), shape, x, [x], (g) => [g.permute(inverse)]);
 }
 
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
@@ -47,8 +47,8 @@ export function slice(x: Tensor, axis: number, start: number, end?: number): Ten
   if (e <= s) throw new Error(`slice: empty range ${start}:${end ?? ''} on axis ${axis} of ${fmt(x.shape)}`);
   const begin = x.shape.map((_, i) => (i === a ? s : 0));
   const size = x.shape.map((d, i) => (i === a ? e - s : d));
-  return fromOp('slice', x.backend.slice(x.storage, x.shape, begin, size), size, x, [x], (g) => [
-    wrap(x.backend.pad(g.storage, size, begin, x.shape), x.shape, x),
+  return fromOp('slice', x.backend.slice({ x: x.storage, shape: x.shape, begin, size }), size, x, [x], (g) => [
+    wrap(x.backend.pad({ x: g.storage, shape: size, begin, outShape: x.shape }), x.shape, x),
   ]);
 }
 
@@ -70,8 +70,8 @@ export function concat(xs: Tensor[], axis = 0): Tensor {
   for (const x of xs) {
     offsets.push(offset);
     const begin = outShape.map((_, i) => (i === a ? offset : 0));
-    const placed = be.pad(x.storage, x.shape, begin, outShape);
-    storage = storage === null ? placed : be.binary('add', storage, outShape, placed, outShape, outShape);
+    const placed = be.pad({ x: x.storage, shape: x.shape, begin, outShape });
+    storage = storage === null ? placed : be.binary({ op: 'add', a: storage, aShape: outShape, b: placed, bShape: outShape, outShape });
     offset += x.shape[a];
   }
   return fromOp('concat', storage!, outShape, first, xs, (g) => xs.map((x, i) => g.slice(a, offsets[i], offsets[i] + x.shape[a])));
@@ -84,6 +84,6 @@ export function expand(x: Tensor, shape: number[]): Tensor {
   }
   if (sameShape(x.shape, shape)) return x;
   const zero = full([], 0, { dtype: x.dtype, backend: x.backend });
-  const storage = x.backend.binary('add', x.storage, x.shape, zero.storage, [], shape);
+  const storage = x.backend.binary({ op: 'add', a: x.storage, aShape: x.shape, b: zero.storage, bShape: [], outShape: shape });
   return fromOp('expand', storage, [...shape], x, [x], (g) => [unbroadcast(g, x.shape)]);
 }

@@ -3,7 +3,7 @@
 //   dA = dC·Bᵀ         dB = Aᵀ·dC        (the kernel reads transposes by stride: no copies)
 // A weight shared by every batch (a Linear layer's) is never copied per batch: the batch is
 // folded into the rows, [batch·m, k]·[k, n], and its gradient is one product Aᵀ·dC.
-import type { MatmulParams } from '../backend/backend.ts';
+import { matmulParams } from '../backend.ts';
 import { broadcastShapes, fmt, numel, sameShape } from '../shape.ts';
 import { backendOf, fromOp, Tensor, wrap } from '../tensor.ts';
 
@@ -25,9 +25,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const bBatched = batch > 1 && !shared(B);
 
   // C = A·B. With a shared B, fold the batch into A's rows: one big 2-D product.
-  const forward: MatmulParams = bBatched
-    ? { batch, m, k, n, transA: false, transB: false, aBatched, bBatched }
-    : { batch: 1, m: batch * m, k, n, transA: false, transB: false, aBatched: false, bBatched: false };
+  const forward = bBatched ? matmulParams(m, k, n, { batch, aBatched, bBatched }) : matmulParams(batch * m, k, n);
   const outShape = [...batchShape, m, n];
 
   return fromOp('matmul', be.matmul(A.storage, B.storage, forward), outShape, a, [A, B], (g) => {
@@ -35,17 +33,13 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     let dB = null;
     if (A.requiresGrad) {
       // dA = dC·Bᵀ; a shared A (batched B) receives the sum over the batch
-      const p = bBatched
-        ? { batch, m, k: n, n: k, transA: false, transB: true, aBatched: true, bBatched: true }
-        : { batch: 1, m: batch * m, k: n, n: k, transA: false, transB: true, aBatched: false, bBatched: false };
+      const p = bBatched ? matmulParams(m, n, k, { batch, transB: true, aBatched: true, bBatched: true }) : matmulParams(batch * m, n, k, { transB: true });
       const dAall = wrap(be.matmul(g.storage, B.storage, p), [batch, m, k], a);
       dA = (aBatched || batch === 1 ? dAall : dAall.sum(0)).reshape(A.shape);
     }
     if (B.requiresGrad) {
       // dB = Aᵀ·dC; a shared B (batched A) gets one folded product [k, batch·m]·[batch·m, n]
-      const p = bBatched
-        ? { batch, m: k, k: m, n, transA: true, transB: false, aBatched, bBatched: true }
-        : { batch: 1, m: k, k: batch * m, n, transA: true, transB: false, aBatched: false, bBatched: false };
+      const p = bBatched ? matmulParams(k, m, n, { batch, transA: true, aBatched, bBatched: true }) : matmulParams(k, batch * m, n, { transA: true });
       dB = wrap(be.matmul(A.storage, g.storage, p), B.shape, b);
     }
     return [dA, dB];
@@ -67,11 +61,11 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   const outF = weight.shape[0];
   const rows = x.size / inF;
   const be = backendOf('linear', x, weight);
-  const xw = be.matmul(x.storage, weight.storage, { batch: 1, m: rows, k: inF, n: outF, transA: false, transB: true, aBatched: false, bBatched: false });
+  const xw = be.matmul(x.storage, weight.storage, matmulParams(rows, inF, outF, { transB: true })); // x·Wᵀ
   const outShape = [...x.shape.slice(0, -1), outF];
   const y = fromOp('linear', xw, outShape, x, [x, weight], (g) => [
-    x.requiresGrad ? wrap(be.matmul(g.storage, weight.storage, { batch: 1, m: rows, k: outF, n: inF, transA: false, transB: false, aBatched: false, bBatched: false }), x.shape, x) : null,
-    weight.requiresGrad ? wrap(be.matmul(g.storage, x.storage, { batch: 1, m: outF, k: rows, n: inF, transA: true, transB: false, aBatched: false, bBatched: false }), weight.shape, x) : null,
+    x.requiresGrad ? wrap(be.matmul(g.storage, weight.storage, matmulParams(rows, outF, inF)), x.shape, x) : null, // dy·W
+    weight.requiresGrad ? wrap(be.matmul(g.storage, x.storage, matmulParams(outF, rows, inF, { transA: true })), weight.shape, x) : null, // dyᵀ·x
   ]);
   return bias === null ? y : y.add(bias);
 }

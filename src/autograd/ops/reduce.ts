@@ -26,7 +26,7 @@ export function sum(x: Tensor, axis?: number | number[], keepdim = false): Tenso
   let shape = [...x.shape];
   for (const a of [...axes].reverse()) {
     // reduce the highest axis first so the lower axis numbers stay valid
-    storage = x.backend.reduce('sum', storage, shape, a);
+    storage = x.backend.reduce({ op: 'sum', x: storage, shape, axis: a });
     shape = shape.filter((_, i) => i !== a);
   }
   const kept = keptShape(x.shape, axes);
@@ -48,7 +48,7 @@ export function max(x: Tensor, axis?: number, keepdim = false): Tensor {
   }
   const a = normAxis('max', axis, x.ndim);
   const kept = keptShape(x.shape, [a]);
-  const storage = x.backend.reduce('max', x.storage, x.shape, a);
+  const storage = x.backend.reduce({ op: 'max', x: x.storage, shape: x.shape, axis: a });
   const out: Tensor = fromOp('max', storage, finalShape(x.shape, [a], keepdim), x, [x], (g) => {
     const isMax = x.detach().eq(out.detach().reshape(kept)); // 1 where x equals its max
     return [isMax.mul(g.reshape(kept)).div(isMax.sum(a, true))];

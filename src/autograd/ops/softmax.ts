@@ -16,10 +16,10 @@ function rowWise(op: 'softmax' | 'logSoftmax', x: Tensor, axis: number): Tensor 
   const be = x.backend;
   const cols = x.shape[x.ndim - 1];
   const rows = x.size / cols;
-  const y = op === 'softmax' ? be.softmax(x.storage, rows, cols) : be.logSoftmax(x.storage, rows, cols);
+  const y = op === 'softmax' ? be.softmax({ x: x.storage, rows, cols }) : be.logSoftmax({ x: x.storage, rows, cols });
   const out: Tensor = fromOp(op, y, x.shape, x, [x], (g) => {
-    const dx = op === 'softmax' ? be.softmaxBackward(out.storage, g.storage, rows, cols) : be.logSoftmaxBackward(out.storage, g.storage, rows, cols);
-    return [wrap(dx, x.shape, x)];
+    const args = { y: out.storage, dy: g.storage, rows, cols };
+    return [wrap(op === 'softmax' ? be.softmaxBackward(args) : be.logSoftmaxBackward(args), x.shape, x)];
   });
   return out;
 }

@@ -2,8 +2,8 @@
 // Each step, per parameter:  p ← p·(1 − lr·wd);  m, v ← moving averages of g, g²;
 //   p ← p − lr · m̂ / (√v̂ + eps)  with bias-corrected m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
 // The update itself is one backend kernel, so it runs where the parameter lives.
-import type { Storage } from '../../autograd/backend/backend.ts';
-import { hostLike, type Tensor } from '../../autograd/tensor.ts';
+import type { Storage } from '../../autograd/backend.ts';
+import { hostLike, Tensor } from '../../autograd/tensor.ts';
 import type { Optimizer } from './optimizer.ts';
 import { knownOptions } from '../options.ts';
 
@@ -19,18 +19,19 @@ export interface ParamGroup extends AdamWOptions {
   params: Tensor[];
 }
 
-interface Moments {
-  m: Storage;
-  v: Storage;
-  /** This parameter's own step count, as PyTorch's state['step']: it only advances when the parameter has a gradient. */
-  step: number;
+/** A parameter's moments: running means of its gradient (m) and of its square (v). */
+interface Moments extends Record<string, Tensor> {
+  m: Tensor;
+  v: Tensor;
 }
 
 export class AdamW implements Optimizer {
   readonly groups: (Required<AdamWOptions> & { params: Tensor[] })[];
   /** Number of step() calls (each parameter also keeps its own count for bias correction, as PyTorch). */
   stepCount = 0;
-  private state = new Map<Tensor, Moments>();
+  readonly state = new Map<Tensor, Moments>();
+  /** Each parameter's own step count, as PyTorch's state['step']: it only advances when the parameter has a gradient. */
+  private steps = new Map<Tensor, number>();
 
   /** params: a list of tensors, or groups that override the defaults (e.g. weightDecay 0 for biases). */
   constructor(params: Tensor[] | ParamGroup[], defaults: AdamWOptions = {}) {
@@ -49,10 +50,6 @@ export class AdamW implements Optimizer {
     return this.groups.flatMap((g) => g.params);
   }
 
-  carriedStorages(): Storage[] {
-    return [...this.params().map((p) => p.storage), ...[...this.state.values()].flatMap((s) => [s.m, s.v])];
-  }
-
   zeroGrad(): void {
     for (const p of this.params()) p.zeroGrad();
   }
@@ -62,17 +59,13 @@ export class AdamW implements Optimizer {
     for (const g of this.groups) {
       for (const p of g.params) {
         if (p.grad === null) continue;
-        let s = this.state.get(p);
-        if (s === undefined) {
-          s = { m: p.backend.fill(p.size, 0, p.dtype), v: p.backend.fill(p.size, 0, p.dtype), step: 0 };
-          this.state.set(p, s);
-        }
-        s.step++;
-        const hp = { lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, step: s.step };
-        const r = p.backend.adamw(p.storage, p.grad.storage, s.m, s.v, hp);
+        const s = this.state.get(p) ?? { m: zerosLike(p), v: zerosLike(p) };
+        const step = (this.steps.get(p) ?? 0) + 1;
+        const hp = { lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, step };
+        const r = p.backend.adamw({ param: p.storage, grad: p.grad.storage, m: s.m.storage, v: s.v.storage, ...hp });
         p.storage = r.param;
-        s.m = r.m;
-        s.v = r.v;
+        this.state.set(p, { m: like(p, r.m), v: like(p, r.v) });
+        this.steps.set(p, step);
       }
     }
   }
@@ -84,8 +77,8 @@ export class AdamW implements Optimizer {
     for (const g of this.groups) {
       for (const p of g.params) {
         const s = this.state.get(p);
-        m.push(s ? Float32Array.from(await p.backend.toHostAsync(s.m)) : new Float32Array(p.size));
-        v.push(s ? Float32Array.from(await p.backend.toHostAsync(s.v)) : new Float32Array(p.size));
+        m.push(s ? Float32Array.from(await s.m.toArray()) : new Float32Array(p.size));
+        v.push(s ? Float32Array.from(await s.v.toArray()) : new Float32Array(p.size));
       }
     }
     return { step: this.stepCount, m, v };
@@ -98,8 +91,18 @@ export class AdamW implements Optimizer {
     }
     params.forEach((p, i) => {
       if (sd.m[i].length !== p.size || sd.v[i].length !== p.size) throw new Error(`AdamW.loadStateDict: moment ${i} has ${sd.m[i].length} numbers, parameter has ${p.size}`);
-      this.state.set(p, { m: p.backend.fromHost(hostLike(p, sd.m[i])), v: p.backend.fromHost(hostLike(p, sd.v[i])), step: sd.step });
+      this.state.set(p, { m: like(p, p.backend.fromHost(hostLike(p, sd.m[i]))), v: like(p, p.backend.fromHost(hostLike(p, sd.v[i]))) });
+      this.steps.set(p, sd.step);
     });
     this.stepCount = sd.step;
   }
+}
+
+/** A tensor of p's shape, dtype and backend around `storage` (no graph). */
+function like(p: Tensor, storage: Storage): Tensor {
+  return new Tensor(storage, p.shape, p.dtype, p.backend);
+}
+
+function zerosLike(p: Tensor): Tensor {
+  return like(p, p.backend.fill(p.size, 0, p.dtype));
 }

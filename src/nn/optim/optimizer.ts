@@ -1,17 +1,22 @@
 // What every optimizer offers the training loop.
-import type { Storage } from '../../autograd/backend/backend.ts';
 import type { Tensor } from '../../autograd/tensor.ts';
 
 export interface Optimizer {
-  /** Applies one update to every parameter that has a gradient. */
+  /** Applies one update to every parameter that has a gradient (a parameter without one, e.g. a frozen one, is left alone). */
   step(): void;
   zeroGrad(): void;
   /** Sets the learning rate of every group (a schedule calls this before each step). */
   setLr(lr: number): void;
   params(): Tensor[];
   /**
-   * What it carries from one step to the next: each parameter's numbers and its moments or
-   * momentum buffer. A training step's memory scope keeps exactly these (autograd/memory.ts).
+   * The tensors it carries from one step to the next, per parameter, as PyTorch's
+   * `optimizer.state[p]`: AdamW's moments m and v, SGD's momentum buffer. A parameter gets
+   * its entry at its first update.
    */
-  carriedStorages(): Storage[];
+  readonly state: Map<Tensor, Record<string, Tensor>>;
+}
+
+/** Every tensor in an optimizer's state (all parameters' moments or buffers). */
+export function stateTensors(optimizer: Optimizer): Tensor[] {
+  return [...optimizer.state.values()].flatMap((s) => Object.values(s));
 }

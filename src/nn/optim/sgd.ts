@@ -2,7 +2,6 @@
 //   g ← g + wd·p;   with momentum μ: buf ← μ·buf + g (buf = g on the first step), g ← buf;
 //   p ← p − lr·g
 // Built from tensor ops, so it runs on any backend.
-import type { Storage } from '../../autograd/backend/backend.ts';
 import { hostLike, noGrad, Tensor } from '../../autograd/tensor.ts';
 import type { Optimizer } from './optimizer.ts';
 import { knownOptions } from '../options.ts';
@@ -15,7 +14,8 @@ export interface SGDOptions {
 
 export class SGD implements Optimizer {
   readonly opts: Required<SGDOptions>;
-  private buffers = new Map<Tensor, Tensor>();
+  /** Each parameter's momentum buffer (with momentum ≠ 0, after its first update). */
+  readonly state = new Map<Tensor, { momentum: Tensor }>();
 
   constructor(
     private readonly parameters: Tensor[],
@@ -23,10 +23,6 @@ export class SGD implements Optimizer {
   ) {
     knownOptions('SGD', opts, { lr: true, momentum: true, weightDecay: true } satisfies Record<keyof SGDOptions, true>);
     this.opts = { lr: 1e-3, momentum: 0, weightDecay: 0, ...opts };
-  }
-
-  carriedStorages(): Storage[] {
-    return [...this.parameters.map((p) => p.storage), ...[...this.buffers.values()].map((b) => b.storage)];
   }
 
   params(): Tensor[] {
@@ -48,9 +44,9 @@ export class SGD implements Optimizer {
         if (p.grad === null) continue;
         let g = weightDecay !== 0 ? p.grad.add(p.detach().mul(weightDecay)) : p.grad;
         if (momentum !== 0) {
-          const prev = this.buffers.get(p);
+          const prev = this.state.get(p)?.momentum;
           g = prev === undefined ? g : prev.mul(momentum).add(g);
-          this.buffers.set(p, g);
+          this.state.set(p, { momentum: g });
         }
         p.storage = p.detach().sub(g.mul(lr)).storage;
       }
@@ -60,17 +56,17 @@ export class SGD implements Optimizer {
   /** Momentum buffers, one per parameter (null before its first step), for checkpoints. */
   async stateDict(): Promise<(Float32Array | null)[]> {
     return Promise.all(this.parameters.map(async (p) => {
-      const b = this.buffers.get(p);
+      const b = this.state.get(p)?.momentum;
       return b === undefined ? null : Float32Array.from(await b.toArray());
     }));
   }
 
   loadStateDict(buffers: (ArrayLike<number> | null)[]): void {
     if (buffers.length !== this.parameters.length) throw new Error(`SGD.loadStateDict: ${buffers.length} buffers for ${this.parameters.length} parameters`);
-    this.buffers.clear();
+    this.state.clear();
     this.parameters.forEach((p, i) => {
       const b = buffers[i];
-      if (b !== null) this.buffers.set(p, new Tensor(p.backend.fromHost(hostLike(p, b)), p.shape, p.dtype, p.backend));
+      if (b !== null) this.state.set(p, { momentum: new Tensor(p.backend.fromHost(hostLike(p, b)), p.shape, p.dtype, p.backend) });
     });
   }
 }

@@ -13,8 +13,8 @@
 // serialised.
 import { Rng } from '../../autograd/random.ts';
 import { tensor, type Tensor } from '../../autograd/tensor.ts';
-import { causalAttention } from '../../autograd/fused/attention.ts';
-import { layerNorm } from '../../autograd/fused/layernorm.ts';
+import { causalAttention } from '../../autograd/ops/attention.ts';
+import { layerNorm } from '../../autograd/ops/layernorm.ts';
 import { PRESETS } from '../../gpt2/config.ts';
 import { GPT2Model } from '../../gpt2/model.ts';
 import { AdamW } from '../../nn/optim/adamw.ts';

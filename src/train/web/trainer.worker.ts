@@ -2,9 +2,9 @@
 // (./protocol.ts). It lives off the page's main thread because the cpu backend blocks its
 // calling thread in Atomics.wait, which a page's main thread may not do; the cpu backend
 // starts its own Web Workers from here. Requests are answered one at a time, in order.
-import '../../autograd/backend/available.web.ts';
-import { BackendUnavailable, setBackend } from '../../autograd/backend/index.ts';
-import type { Backend } from '../../autograd/backend/backend.ts';
+import '../../autograd/backends/available.web.ts';
+import { BackendUnavailable, setBackend } from '../../autograd/backends/registry.ts';
+import type { Backend } from '../../autograd/backend.ts';
 import { backendCheck } from './backend_check.ts';
 import type { FromTrainer, Port, ToTrainer } from './protocol.ts';
 
