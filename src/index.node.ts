@@ -5,6 +5,7 @@
 // training loop `train` (checkpoints, metrics, best/).
 import './autograd/backend/available.ts';
 export * from './index.ts';
-export { saveModel, loadModel, fromPretrained, HF_MODELS, type PretrainedOptions } from './gpt2/checkpoint.node.ts';
+export { saveModel, loadModel } from './data/model_files.ts';
+export { fromPretrained, HF_MODELS, type PretrainedOptions } from './data/pretrained.ts';
 export { train, TrainingStopped, type TrainResult, type TrainIO } from './train/loop.ts';
-export { PRESETS as TRAIN_PRESETS, type TrainConfig } from './train/config.ts';
+export { TRAIN_PRESETS, type TrainConfig } from './train/config.ts';

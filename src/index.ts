@@ -8,4 +8,4 @@
 export * from './autograd/index.ts';
 export * from './nn/index.ts';
 export * from './gpt2/index.ts';
-export { encodeOrdinary, decode, EOT, VOCAB_SIZE } from './data/tokenizer.ts';
+export { encodeOrdinary, decode } from './data/tokenizer.ts';

@@ -16,7 +16,7 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import gpt2 from 'js-tiktoken/ranks/gpt2';
 import { pretokenizeAndSave } from '../src/data/pretokenize.ts';
 import { hubSource, localSource, sharedTinyStoriesPath, textFileStories } from '../src/data/sources.ts';
-import { EOT } from '../src/data/tokenizer.ts';
+import { EOT } from '../src/gpt2/config.ts';
 import { startFakeHub, type FakeHub } from './data_fake_hub.ts';
 
 const reference = new Tiktoken(gpt2);

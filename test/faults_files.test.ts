@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { hostPoolStats } from '../src/autograd/memory.ts';
 import { pretokenizeAndSave } from '../src/data/pretokenize.ts';
 import { localSource } from '../src/data/sources.ts';
-import { loadModel, saveModel } from '../src/gpt2/checkpoint.node.ts';
+import { loadModel, saveModel } from '../src/data/model_files.ts';
 import { makeConfig } from '../src/gpt2/config.ts';
 import { checkpointShapes, saveTensors, toHfConfig } from '../src/gpt2/hf.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, readSafetensors, writeSafetensors } from '../src/gpt2/checkpoint.node.ts';
+import { loadModel, readSafetensors, writeSafetensors } from '../src/data/model_files.ts';
 import { generate } from '../src/gpt2/generate.ts';
 import { cli, root, tmp } from './helpers/train_runs.ts';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors } from '../src/gpt2/checkpoint.node.ts';
+import { readSafetensors, writeSafetensors } from '../src/data/model_files.ts';
 import { parseTrainArgs } from '../src/train/config.ts';
 import { train } from '../src/train/loop.ts';
 import { RUN_OUTPUTS } from '../src/train/run_dir.ts';

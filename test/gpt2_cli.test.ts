@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { noGrad } from '../src/autograd/tensor.ts';
 import { decode } from '../src/data/tokenizer.ts';
-import { loadModel } from '../src/gpt2/checkpoint.node.ts';
+import { loadModel } from '../src/data/model_files.ts';
 import { generate } from '../src/gpt2/generate.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noGrad } from '../src/autograd/tensor.ts';
 import { crossEntropy } from '../src/autograd/fused/cross_entropy.ts';
-import { makeConfig, PRESETS } from '../src/gpt2/config.ts';
+import { makeConfig, GPT2_SIZES } from '../src/gpt2/config.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
+import { browserBundle, nodeBuiltins } from './helpers/bundle.ts';
 
 const tiny = makeConfig({ n_layers: 2, d_model: 16, n_heads: 2, vocab_size: 40, n_ctx: 12, dropout: 0 });
 
@@ -19,10 +20,10 @@ function std(x: ArrayLike<number>): number {
   return Math.sqrt(s2 / x.length - m * m);
 }
 
-test('config: presets have the real GPT-2 sizes; bad configs are refused', () => {
-  assert.deepEqual([PRESETS.gpt2.n_layers, PRESETS.gpt2.d_model, PRESETS.gpt2.n_heads, PRESETS.gpt2.d_mlp], [12, 768, 12, 3072]);
-  assert.deepEqual([PRESETS['gpt2-xl'].n_layers, PRESETS['gpt2-xl'].d_model, PRESETS['gpt2-xl'].n_heads, PRESETS['gpt2-xl'].d_mlp], [48, 1600, 25, 6400]);
-  for (const p of Object.values(PRESETS)) assert.equal(p.layer_norm_eps, 1e-5);
+test('config: the named sizes have the real GPT-2 shapes; bad configs are refused', () => {
+  assert.deepEqual([GPT2_SIZES.gpt2.n_layers, GPT2_SIZES.gpt2.d_model, GPT2_SIZES.gpt2.n_heads, GPT2_SIZES.gpt2.d_mlp], [12, 768, 12, 3072]);
+  assert.deepEqual([GPT2_SIZES['gpt2-xl'].n_layers, GPT2_SIZES['gpt2-xl'].d_model, GPT2_SIZES['gpt2-xl'].n_heads, GPT2_SIZES['gpt2-xl'].d_mlp], [48, 1600, 25, 6400]);
+  for (const p of Object.values(GPT2_SIZES)) assert.equal(p.layer_norm_eps, 1e-5);
   assert.equal(makeConfig({ d_model: 64, n_heads: 4 }).d_mlp, 256); // d_mlp follows d_model
   assert.throws(() => makeConfig({ d_model: 65, n_heads: 4 }), /d_model 65 is not divisible by n_heads 4/);
   assert.throws(() => makeConfig({ n_layers: 0 }), /n_layers must be a positive integer, got 0/);
@@ -168,4 +169,11 @@ test('errors: sequence longer than n_ctx, token ids out of range, mismatched sha
   const cache = model.newCache();
   noGrad(() => model.forward(new Int32Array(10), [1, 10], { cache }));
   assert.throws(() => model.forward(new Int32Array(3), [1, 3], { cache }), /sequence length 13 \(3 new after 10 cached\) exceeds n_ctx 12/);
+});
+
+test('src/gpt2 bundles for a browser: no Node builtin, nothing from src/data', async () => {
+  const { inputs } = await browserBundle("import * as gpt2 from './src/gpt2/index.ts'; console.log(Object.keys(gpt2));");
+  assert.deepEqual(nodeBuiltins(inputs), []);
+  assert.ok(inputs.some((f) => f.startsWith('src/gpt2/model.ts')), inputs.join('\n'));
+  assert.deepEqual(inputs.filter((f) => f.startsWith('src/data/')), []);
 });

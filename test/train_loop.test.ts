@@ -10,7 +10,7 @@ import { parseTrainArgs } from '../src/train/config.ts';
 import { evaluate, train } from '../src/train/loop.ts';
 import { useBackend } from '../src/train/backend_flag.ts';
 import { cli, evalLines, losses, tmp, tokenDir } from './helpers/train_runs.ts';
-import { loadModel } from '../src/gpt2/checkpoint.node.ts';
+import { loadModel } from '../src/data/model_files.ts';
 import { buildModel } from '../src/train/model_init.ts';
 import { meanLoss } from '../src/train/evaluate.ts';
 import { openBatches } from '../src/train/batches.ts';

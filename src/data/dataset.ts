@@ -5,7 +5,7 @@
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import { Rng } from '../autograd/random.ts';
 import { openRegularFile } from './regular_file.ts';
-import { VOCAB_SIZE } from './tokenizer.ts';
+import { VOCAB_SIZE } from '../gpt2/config.ts';
 
 /** B windows of T tokens: inputs x and next-token targets y, both row-major [B, T]. */
 export interface Batch {

@@ -4,7 +4,7 @@
 // Promise: a finished .bin from the same source is reused, not rebuilt.
 import { join } from 'node:path';
 import { pretokenizeAndSave, type PretokenizeResult } from './pretokenize.ts';
-import { startProgress, type Progress } from './progress.ts';
+import { downloadBar, startProgress, type Progress } from './progress.ts';
 import { hubSource, localSource, type Split, type StorySource } from './sources.ts';
 
 export interface PrepareOptions {
@@ -27,10 +27,7 @@ export async function pretokenizeSplit(opts: PrepareOptions): Promise<Pretokeniz
       ? await hubSource(opts.split, {
           maxExamples: opts.maxExamples,
           maxStoryChars: opts.maxStoryChars,
-          onDownload: (file, size) => {
-            const bar = startProgress(`download ${file}`, size, 'B');
-            return { onProgress: ({ received }) => bar.update(received), done: () => bar.stop() };
-          },
+          onDownload: downloadBar,
         })
       : await localSource(opts.source, { maxStoryChars: opts.maxStoryChars });
   const outPath = join(opts.out, opts.split === 'train' ? 'train.bin' : 'val.bin');

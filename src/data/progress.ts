@@ -4,6 +4,7 @@
 // to the event loop still shows it; a line printed above the bar appears at once; stop()
 // leaves the final state on screen and the terminal's settings as they were.
 import cliProgress from 'cli-progress';
+import type { DownloadReporter } from './hub.ts';
 
 /** A live bar on a terminal stream. */
 export interface LiveBar {
@@ -102,4 +103,10 @@ export function startProgress(label: string, total: number, unit: string, stream
       stream.write(line() + '\n');
     },
   };
+}
+
+/** A download's progress (`onDownload` of hubSource and fromPretrained): a bar of bytes, labelled with the file. */
+export function downloadBar(file: string, size: number): DownloadReporter {
+  const bar = startProgress(`download ${file}`, size, 'B');
+  return { onProgress: ({ received }) => bar.update(received), done: () => bar.stop() };
 }

@@ -6,7 +6,7 @@
 // that are not finite (weights with NaN/Inf, or that overflow) are an error, never a token.
 import { noGrad } from '../autograd/tensor.ts';
 import { rngFrom, type Rng } from '../autograd/random.ts';
-import { EOT } from '../data/tokenizer.ts';
+import { EOT } from './config.ts';
 import type { GPT2Model, KVCache } from './model.ts';
 
 export interface SamplingOptions {

@@ -24,7 +24,7 @@ import { AdamW } from '../nn/optim/adamw.ts';
 import { SGD } from '../nn/optim/sgd.ts';
 import type { Optimizer } from '../nn/optim/optimizer.ts';
 import type { GPT2Model } from '../gpt2/model.ts';
-import { loadModel, readSafetensors, saveModel, syncDir, writeFileAtomic, writeSafetensors } from '../gpt2/checkpoint.node.ts';
+import { loadModel, readSafetensors, saveModel, syncDir, writeFileAtomic, writeSafetensors } from '../data/model_files.ts';
 import type { DataLoaderState } from '../data/dataset.ts';
 import { RESUME_KEYS, type TrainConfig } from './config.ts';
 import type { BatchSource } from './batches.ts';

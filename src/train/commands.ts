@@ -1,7 +1,7 @@
 // The command line of every tsgrad command, one flag table each (parsed and printed by
 // ./flags.ts): train's lives with its settings in ./config.ts, the others here.
 // Promise: a command's --help lists exactly the flags it parses.
-import { HF_MODELS } from '../gpt2/checkpoint.node.ts';
+import { HF_MODELS } from '../data/pretrained.ts';
 import { MAX_STORY_CHARS } from '../data/sources.ts';
 import { backendFlag, type Command, type Flag } from './flags.ts';
 import { TRAIN_COMMAND, TRAIN_FLAGS } from './config.ts';

@@ -2,14 +2,14 @@
 // that override them, from the command line or a --config FILE.json.
 // Promise: every flag is validated here, before anything is read or written, and a bad
 // flag becomes one ConfigError line naming the problem (the CLI prints it, exits 2).
-import { isPresetName, makeConfig, PRESETS as MODEL_PRESETS, type GPT2Config } from '../gpt2/config.ts';
+import { isGPT2Size, makeConfig, GPT2_SIZES, type GPT2Config } from '../gpt2/config.ts';
 import { ConfigError } from './errors.ts';
 import { backendFlag, parseCommand, type Command, type Flag, type FlagValue } from './flags.ts';
 
 export interface TrainConfig {
   /** Preset the defaults came from. */
   preset: string;
-  /** GPT-2 architecture preset (src/gpt2/config.ts) for a fresh model. */
+  /** The named GPT-2 size (GPT2_SIZES in src/gpt2/config.ts) of a fresh model. */
   model: string;
   /** A fresh model's shape where it differs from `model`'s; null = the preset's. */
   nLayer: number | null;
@@ -99,7 +99,7 @@ const BASE: Omit<TrainConfig, 'preset' | 'model' | 'out'> = {
   profile: false,
 };
 
-export const PRESETS: Record<string, TrainConfig> = {
+export const TRAIN_PRESETS: Record<string, TrainConfig> = {
   // The seed's first loop, sized for a 2-core CPU: memorise one repeated sentence.
   overfit: {
     ...BASE,
@@ -157,7 +157,7 @@ export const PRESETS: Record<string, TrainConfig> = {
 
 /** Every `npm run train` flag: the TrainConfig field it sets (key), its meaning and its range. */
 export const TRAIN_FLAGS: Flag[] = [
-  { name: 'model', key: 'model', group: 'model', type: 'string', arg: 'NAME', choices: Object.keys(MODEL_PRESETS), help: 'GPT-2 shape of a fresh model (src/gpt2/config.ts)' },
+  { name: 'model', key: 'model', group: 'model', type: 'string', arg: 'NAME', choices: Object.keys(GPT2_SIZES), help: 'GPT-2 shape of a fresh model (src/gpt2/config.ts)' },
   { name: 'n-layer', key: 'nLayer', group: 'model', type: 'int', arg: 'N', min: 1, help: "transformer blocks of a fresh model (--model's unless given)" },
   { name: 'd-model', key: 'dModel', group: 'model', type: 'int', arg: 'N', min: 1, help: "width of a fresh model's residual stream; a multiple of --n-heads" },
   { name: 'n-heads', key: 'nHeads', group: 'model', type: 'int', arg: 'N', min: 1, help: 'attention heads per block of a fresh model' },
@@ -191,7 +191,7 @@ export const TRAIN_FLAGS: Flag[] = [
   { name: 'no-progress', key: 'progress', sets: false, group: 'output', type: 'switch', help: 'no live bar on a terminal, only the loss lines' },
   { name: 'resume', key: 'resume', group: 'output', type: 'switch', help: "continue the run in --out from its checkpoint/ (same settings)" },
   { name: 'overwrite', key: 'overwrite', group: 'output', type: 'switch', help: 'start afresh even if --out holds a run' },
-  { name: 'preset', key: 'preset', group: 'run', type: 'string', arg: 'NAME', choices: Object.keys(PRESETS), help: 'the defaults every other flag starts from' },
+  { name: 'preset', key: 'preset', group: 'run', type: 'string', arg: 'NAME', choices: Object.keys(TRAIN_PRESETS), help: 'the defaults every other flag starts from' },
   { name: 'seed', key: 'seed', group: 'run', type: 'int', arg: 'N', min: 0, max: 2 ** 32 - 1, help: 'seeds the initial weights, dropout, batches and samples' },
   { name: 'max-minutes', key: 'maxMinutes', group: 'run', type: 'number', arg: 'X', min: 0, help: 'stop in time to evaluate and save within X minutes; 0 = no limit' },
   { ...backendFlag(), key: 'backend' },
@@ -209,8 +209,8 @@ export const TRAIN_COMMAND: Command = {
 
 /** The model shape a fresh run builds: --model's preset, with --n-layer/--d-model/--n-heads, n_ctx ≥ --ctx. */
 export function freshModelConfig(cfg: TrainConfig): GPT2Config {
-  if (!isPresetName(cfg.model)) throw new ConfigError(`--model: unknown GPT-2 preset '${cfg.model}' (known: ${Object.keys(MODEL_PRESETS).join(', ')})`);
-  const base = MODEL_PRESETS[cfg.model];
+  if (!isGPT2Size(cfg.model)) throw new ConfigError(`--model: unknown GPT-2 size '${cfg.model}' (known: ${Object.keys(GPT2_SIZES).join(', ')})`);
+  const base = GPT2_SIZES[cfg.model];
   const dModel = cfg.dModel ?? base.d_model;
   const nHeads = cfg.nHeads ?? base.n_heads;
   if (dModel % nHeads !== 0) throw new ConfigError(`--d-model ${dModel} is not a multiple of --n-heads ${nHeads}`);
@@ -220,7 +220,7 @@ export function freshModelConfig(cfg: TrainConfig): GPT2Config {
 /** The preset's config, then `defaults` (a command's own, e.g. the backend), then the flags. */
 function resolve(values: Record<string, FlagValue>, defaults: Partial<TrainConfig>): TrainConfig {
   const presetName = (values.preset as string | undefined) ?? defaults.preset ?? 'overfit';
-  const cfg: Record<string, unknown> = { ...PRESETS[presetName], ...defaults, preset: presetName };
+  const cfg: Record<string, unknown> = { ...TRAIN_PRESETS[presetName], ...defaults, preset: presetName };
   for (const f of TRAIN_FLAGS) {
     const v = values[f.name];
     if (v === undefined || f.key === undefined) continue;
@@ -236,7 +236,7 @@ function resolve(values: Record<string, FlagValue>, defaults: Partial<TrainConfi
 export function parseTrainCommand(cmd: Command, argv: string[], defaults: Partial<TrainConfig> = {}): { cfg: TrainConfig; values: Record<string, FlagValue> } {
   const values = parseCommand(cmd, argv, (v) => {
     const c = resolve(v, defaults);
-    const shape = MODEL_PRESETS[c.model as keyof typeof MODEL_PRESETS];
+    const shape = GPT2_SIZES[c.model as keyof typeof GPT2_SIZES];
     const modelDefault = (n: number | undefined) => (n === undefined ? undefined : `${n} (--model ${c.model})`);
     return {
       ...Object.fromEntries(TRAIN_FLAGS.map((f) => [f.name, c[f.key as keyof TrainConfig]])),

@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import { meanLoss } from './evaluate.ts';
 import { evalBatches, TokenDataset } from '../data/dataset.ts';
-import { startProgress } from '../data/progress.ts';
-import { fromPretrained } from '../gpt2/checkpoint.node.ts';
+import { downloadBar, startProgress } from '../data/progress.ts';
+import { fromPretrained } from '../data/pretrained.ts';
 import { parseCommand, selectBackend } from './flags.ts';
 import { EVAL_COMMAND } from './commands.ts';
 import { runCli } from './cli.ts';
@@ -21,7 +21,7 @@ async function main(args: string[]): Promise<void> {
   if (!existsSync(flags.data)) throw new Error(`data file '${flags.data}' not found`);
 
   await selectBackend(flags.backend);
-  const model = await fromPretrained(flags.model);
+  const model = await fromPretrained(flags.model, { onDownload: downloadBar });
   if (T > model.cfg.n_ctx) throw new ConfigError(`--ctx ${T} exceeds the model's n_ctx ${model.cfg.n_ctx}`);
 
   const data = new TokenDataset(flags.data, T, { vocabSize: model.cfg.vocab_size });

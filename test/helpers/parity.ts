@@ -13,7 +13,7 @@ import type { Tensor } from '../../src/autograd/tensor.ts';
 import { crossEntropy } from '../../src/autograd/fused/cross_entropy.ts';
 import { setBackend, type Backend } from '../../src/autograd/backend/index.ts';
 import { AdamW } from '../../src/nn/optim/adamw.ts';
-import { loadModel, readSafetensors } from '../../src/gpt2/checkpoint.node.ts';
+import { loadModel, readSafetensors } from '../../src/data/model_files.ts';
 import type { GPT2Model } from '../../src/gpt2/model.ts';
 import { saveTensors } from '../../src/gpt2/hf.ts';
 
