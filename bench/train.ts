@@ -11,7 +11,7 @@ import { makeConfig, type GPT2Size } from '../src/gpt2/config.ts';
 import { AdamW } from '../src/nn/optim/adamw.ts';
 import { Rng } from '../src/autograd/random.ts';
 import { clearHostPool, reuseMemory } from '../src/autograd/memory.ts';
-import { useBackend } from '../src/train/backend_flag.ts';
+import { useBackend } from '../src/train/cli/backend.ts';
 import { TRAIN_PRESETS } from '../src/train/config.ts';
 
 interface Case {

@@ -153,7 +153,7 @@ test('broken inputs fail with errors that name the file', async () => {
 
 const run = promisify(execFile);
 const cli = (args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'data', 'pretokenize_cli.ts'), ...args], { cwd: repoRoot, env: process.env }).then(
+  run(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'train', 'cli', 'pretokenize.ts'), ...args], { cwd: repoRoot, env: process.env }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );

@@ -219,7 +219,7 @@ test('an unreachable hub: the error names the URL and ECONNREFUSED or ENOTFOUND,
 test('`npm run generate -- --model gpt2` offline says which URL failed and why', async () => {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const env = { ...process.env, HF_ENDPOINT: `http://127.0.0.1:${await closedPort()}`, TSGRAD_BACKEND: 'js' };
-  const run = promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/train/generate_cli.ts'), '--model', 'gpt2', '--prompt', 'Hi'], { cwd: root, env });
+  const run = promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/train/cli/generate.ts'), '--model', 'gpt2', '--prompt', 'Hi'], { cwd: root, env });
   const err = await run.then(() => assert.fail('generate succeeded offline'), (e: { code: number; stderr: string }) => e);
   assert.equal(err.code, 1);
   assert.match(err.stderr, /generate: cannot list openai-community\/gpt2 files at http:\/\/127\.0\.0\.1:\d+\/api\/models\/openai-community\/gpt2\/tree\/main: connect ECONNREFUSED/);

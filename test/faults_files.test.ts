@@ -115,7 +115,7 @@ test('a source with no stories is an error, and no empty .bin is left', async ()
 test('CLI: --max-story-chars, and a failure exits 1 with one line', async () => {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const run = (args: string[]) =>
-    promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/data/pretokenize_cli.ts'), ...args], { cwd: root }).then(
+    promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/train/cli/pretokenize.ts'), ...args], { cwd: root }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );

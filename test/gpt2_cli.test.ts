@@ -19,7 +19,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-cli-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function run(cli: 'generate' | 'eval', args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `src/train/${cli}_cli.ts`, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TSGRAD_BACKEND: 'js' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `src/train/cli/${cli}.ts`, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TSGRAD_BACKEND: 'js' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -1,4 +1,4 @@
-// The training loop (issue 4): the overfit loop drives the loss below 0.1, a resumed run logs
+// The training loop in Node (trainOnDisk, the commands): the overfit loop drives the loss below 0.1, a resumed run logs
 // exactly the losses of an uninterrupted one, the outputs a user reads are there, and bad input
 // is one line on stderr with a non-zero exit code and nothing in --out overwritten.
 import { test } from 'node:test';
@@ -6,14 +6,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseTrainArgs } from '../src/train/config.ts';
-import { evaluate, train } from '../src/train/loop.ts';
-import { useBackend } from '../src/train/backend_flag.ts';
+import { parseTrainArgs } from '../src/train/cli/commands.ts';
+import { trainOnDisk } from '../src/train/run.node.ts';
+import { useBackend } from '../src/train/cli/backend.ts';
 import { cli, evalLines, losses, tmp, tokenDir } from './helpers/train_runs.ts';
 import { loadModel } from '../src/data/model_files.ts';
-import { buildModel } from '../src/train/model_init.ts';
-import { meanLoss } from '../src/train/evaluate.ts';
-import { openBatches } from '../src/train/batches.ts';
+import { buildModel } from '../src/train/loop.ts';
+import { evaluate } from '../src/train/evaluate.ts';
+import type { Batch } from '../src/data/loader.ts';
+import { openBatches } from '../src/train/batches.node.ts';
 import { noGrad } from '../src/autograd/tensor.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
 import { makeConfig } from '../src/gpt2/config.ts';
@@ -24,7 +25,7 @@ test('overfit: the seed\'s repeated sentence is memorised (loss < 0.1)', async (
   const out = tmp();
   const cfg = parseTrainArgs(['--preset', 'overfit', '--out', out, '--steps', '80', '--ctx', '16', '--batch-size', '4', '--no-progress', '--backend', 'cpu']);
   await useBackend(cfg.backend);
-  const result = await train(cfg, quiet);
+  const result = await trainOnDisk(cfg, quiet);
   const l = losses(out);
   assert.equal(l.length, 80);
   assert.ok(l[0] > 10, `first loss ${l[0]} should be near ln(50257) ≈ 10.8`);
@@ -43,7 +44,7 @@ test('--grad-accum 2 at batch B takes the step of batch 2B on the same windows: 
     const out = tmp();
     const cfg = parseTrainArgs(['--preset', 'overfit', '--out', out, '--steps', '1', '--ctx', '8', '--batch-size', batch, '--grad-accum', accum, '--optimizer', 'sgd', '--lr', '1', '--momentum', '0', '--weight-decay', '0', '--grad-clip', '0', '--dropout', '0', '--no-progress', '--backend', 'cpu']);
     await useBackend(cfg.backend);
-    await train(cfg, quiet);
+    await trainOnDisk(cfg, quiet);
     const [metrics] = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     return { cfg, metrics, weights: new Map(loadModel(join(out, 'final')).namedParameters().map(([n, p]) => [n, p.data])) };
   };
@@ -71,7 +72,7 @@ test('evaluation of a model with dropout: the eval-mode loss, and the training m
   const data = tokenDir(200, 5 * (T + 1)); // val.bin: 5 windows → batches of 2, 2 and 1
   const cfg = parseTrainArgs(['--preset', 'tinystories', '--data', data, '--ctx', String(T), '--batch-size', '2', '--eval-batches', '10', '--backend', 'js']);
   const source = openBatches(cfg);
-  const batches = [...source.evalBatches(cfg.batchSize, cfg.evalBatches)!];
+  const batches = [...(source.evalBatches(cfg.batchSize, cfg.evalBatches) as Iterable<Batch>)];
   assert.deepEqual(batches.map((b) => b.x.length / T), [2, 2, 1]);
   // the mean over windows with dropout off, by hand
   model.eval();
@@ -81,11 +82,11 @@ test('evaluation of a model with dropout: the eval-mode loss, and the training m
   assert.notEqual(withDropout, noGrad(() => model.eval().loss(batches[0].x, [2, T], batches[0].y)).item(), 'dropout changes the training-mode loss');
   model.train();
 
-  assert.deepEqual(await meanLoss(model, batches, T), { loss: want, windows: 5 });
-  assert.equal(await evaluate(model, source, cfg), want); // the loop's validation loss
+  assert.deepEqual(await evaluate(model, batches, T), { loss: want, windows: 5 });
+  assert.deepEqual(await evaluate(model, source.evalBatches(cfg.batchSize, cfg.evalBatches)!, T), { loss: want, windows: 5 }); // the loop's validation loss
   assert.ok(model.modules().every((m) => m.training), 'every module is back in training mode');
   model.eval();
-  assert.equal((await meanLoss(model, batches, T)).loss, want);
+  assert.equal((await evaluate(model, batches, T)).loss, want);
   assert.ok(model.modules().every((m) => !m.training), 'a model in eval mode stays there');
   source.close();
 });
@@ -95,11 +96,11 @@ test('a killed run resumes: losses equal an uninterrupted run step for step (shu
   const flags = (out: string) => ['--preset', 'tinystories', '--model', 'overfit', '--data', data, '--out', out, '--steps', '10', '--ctx', '16', '--batch-size', '2', '--eval-every', '3', '--eval-batches', '2', '--save-every', '1', '--dropout', '0.1', '--warmup', '2', '--no-progress', '--backend', 'cpu', '--sample-prompt', ''];
   await useBackend('cpu');
   const whole = tmp();
-  await train(parseTrainArgs(flags(whole)), quiet);
+  await trainOnDisk(parseTrainArgs(flags(whole)), quiet);
 
   // the same run as a child process, killed (SIGKILL) once a checkpoint past step 3 exists
   const killed = tmp();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/train/train_cli.ts', ...flags(killed)], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/train/cli/train.ts', ...flags(killed)], { stdio: 'ignore' });
   const state = join(killed, 'checkpoint', 'state.json');
   const stepOf = () => (existsSync(state) ? JSON.parse(readFileSync(state, 'utf8')).step : 0);
   while (stepOf() < 4 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
@@ -107,7 +108,7 @@ test('a killed run resumes: losses equal an uninterrupted run step for step (shu
   await new Promise((r) => child.once('exit', r));
   assert.ok(!existsSync(join(killed, 'final')), 'the child was killed before it finished');
 
-  await train(parseTrainArgs([...flags(killed), '--resume']), quiet);
+  await trainOnDisk(parseTrainArgs([...flags(killed), '--resume']), quiet);
   assert.deepEqual(losses(killed), losses(whole));
   assert.deepEqual(evalLines(killed), evalLines(whole));
   assert.ok(existsSync(join(killed, 'best', 'model.safetensors')));
@@ -132,7 +133,7 @@ test('bad input: one line on stderr, exit code ≠ 0, nothing in --out overwritt
     [['--resume'], 1, /no checkpoint/],
   ];
   for (const [args, code, message] of cases) {
-    const r = cli('src/train/train_cli.ts', ['--preset', 'overfit', '--out', out, '--steps', '2', '--overwrite', ...args]);
+    const r = cli('src/train/cli/train.ts', ['--preset', 'overfit', '--out', out, '--steps', '2', '--overwrite', ...args]);
     assert.equal(r.code, code, `${args.join(' ')}: exit ${r.code}, stderr ${r.stderr}`);
     const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('npm warn'));
     assert.equal(lines.length, 1, `${args.join(' ')}: expected one line, got ${r.stderr}`);
@@ -144,12 +145,12 @@ test('bad input: one line on stderr, exit code ≠ 0, nothing in --out overwritt
 test('resume refuses a checkpoint trained with different settings, and a fresh run refuses to replace one', async () => {
   const out = tmp();
   await useBackend('cpu');
-  await train(parseTrainArgs(['--preset', 'overfit', '--out', out, '--steps', '2', '--ctx', '8', '--batch-size', '1', '--no-progress', '--backend', 'cpu']), quiet);
+  await trainOnDisk(parseTrainArgs(['--preset', 'overfit', '--out', out, '--steps', '2', '--ctx', '8', '--batch-size', '1', '--no-progress', '--backend', 'cpu']), quiet);
   const before = statSync(join(out, 'checkpoint', 'state.json')).mtimeMs;
-  const r = cli('src/train/train_cli.ts', ['--preset', 'overfit', '--out', out, '--steps', '4', '--ctx', '8', '--batch-size', '1', '--lr', '0.5', '--resume']);
+  const r = cli('src/train/cli/train.ts', ['--preset', 'overfit', '--out', out, '--steps', '4', '--ctx', '8', '--batch-size', '1', '--lr', '0.5', '--resume']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /different settings \(lr 0\.003 → 0\.5\)/);
-  const fresh = cli('src/train/train_cli.ts', ['--preset', 'overfit', '--out', out, '--steps', '4', '--ctx', '8', '--batch-size', '1']);
+  const fresh = cli('src/train/cli/train.ts', ['--preset', 'overfit', '--out', out, '--steps', '4', '--ctx', '8', '--batch-size', '1']);
   assert.equal(fresh.code, 1);
   assert.match(fresh.stderr, /already holds a training run/);
   assert.equal(statSync(join(out, 'checkpoint', 'state.json')).mtimeMs, before);
@@ -159,11 +160,11 @@ test('a checkpoint that does not record a newer setting (nLayer, dModel, nHeads)
   const out = tmp();
   const flags = ['--preset', 'overfit', '--out', out, '--ctx', '8', '--batch-size', '1', '--no-progress', '--backend', 'cpu'];
   await useBackend('cpu');
-  await train(parseTrainArgs([...flags, '--steps', '2']), quiet);
+  await trainOnDisk(parseTrainArgs([...flags, '--steps', '2']), quiet);
   const statePath = join(out, 'checkpoint', 'state.json');
   const state = JSON.parse(readFileSync(statePath, 'utf8'));
   for (const k of ['nLayer', 'dModel', 'nHeads']) delete state.config[k];
   writeFileSync(statePath, JSON.stringify(state));
-  const r = await train(parseTrainArgs([...flags, '--steps', '3', '--resume']), quiet);
+  const r = await trainOnDisk(parseTrainArgs([...flags, '--steps', '3', '--resume']), quiet);
   assert.equal(r.steps, 3);
 });

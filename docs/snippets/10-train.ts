@@ -3,7 +3,7 @@
 import { makeConfig, GPT2Model } from '../../src/gpt2/index.ts';
 import { AdamW, clipGradNorm, Rng } from '../../src/index.ts';
 import { encodeOrdinary } from '../../src/data/tokenizer.ts';
-import { randomBatch } from '../../src/data/dataset.ts';
+import { randomBatch } from '../../src/data/loader.ts';
 import { num } from './show.ts';
 
 // A tiny vocabulary: the sentence's distinct GPT-2 ids renumbered 0, 1, 2, …

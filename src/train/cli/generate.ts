@@ -2,15 +2,15 @@
 // Loads a GPT-2 (a Hugging Face model directory, or OpenAI's by name) and continues a prompt,
 // streaming the text to stdout as tokens arrive. Promise: with --json, stdout holds exactly
 // one JSON object { prompt_ids, ids, text } and nothing else; mistakes exit with code 2.
-import { decode, encodeOrdinary } from '../data/tokenizer.ts';
-import { EOT } from '../gpt2/config.ts';
-import { fromPretrained } from '../data/pretrained.ts';
-import { downloadBar } from '../data/progress.ts';
-import { generate } from '../gpt2/generate.ts';
+import { decode, encodeOrdinary } from '../../data/tokenizer.ts';
+import { EOT } from '../../gpt2/config.ts';
+import { fromPretrained } from '../../data/pretrained.ts';
+import { generate } from '../../gpt2/generate.ts';
+import { downloadBar } from './progress.ts';
 import { parseCommand, selectBackend } from './flags.ts';
 import { GENERATE_COMMAND } from './commands.ts';
-import { runCli } from './cli.ts';
-import { ConfigError } from './errors.ts';
+import { runCli } from './run_cli.ts';
+import { ConfigError } from '../errors.ts';
 
 /** "1, 2,3" → [1, 2, 3]. */
 function parseIds(list: string): number[] {

@@ -1,10 +1,10 @@
 // `--backend NAME` for every command: picks the backend that runs the kernels
 // (js | cpu | webasm | webgpu | headlessgl | auto; default $TSGRAD_BACKEND, else auto)
 // and, with --profile, wraps it so each kernel call is timed.
-import '../autograd/backend/available.ts';
-import { getBackend, registeredBackends, setBackend, type Backend } from '../autograd/backend/index.ts';
-import { withProfiling } from '../autograd/backend/profile.ts';
-import { ConfigError } from './errors.ts';
+import '../../autograd/backend/available.ts';
+import { getBackend, registeredBackends, setBackend, type Backend } from '../../autograd/backend/index.ts';
+import { withProfiling } from '../../autograd/backend/profile.ts';
+import { ConfigError } from '../errors.ts';
 
 export function defaultBackendName(): string {
   return process.env.TSGRAD_BACKEND || 'auto';

@@ -3,9 +3,9 @@
 // `npm run pretokenize` (one split) and `npm run train:tinystories` (both splits).
 // Promise: a finished .bin from the same source is reused, not rebuilt.
 import { join } from 'node:path';
-import { pretokenizeAndSave, type PretokenizeResult } from './pretokenize.ts';
+import { pretokenizeAndSave, type PretokenizeResult } from '../../data/pretokenize.ts';
+import { hubSource, localSource, type Split, type StorySource } from '../../data/sources.ts';
 import { downloadBar, startProgress, type Progress } from './progress.ts';
-import { hubSource, localSource, type Split, type StorySource } from './sources.ts';
 
 export interface PrepareOptions {
   /** 'hub' (roneneldan/TinyStories) or a local .txt/.parquet path. */
