@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { noGrad } from '../src/autograd/tensor.ts';
 import { crossEntropy } from '../src/autograd/fused/cross_entropy.ts';
 import { makeConfig, GPT2_SIZES } from '../src/gpt2/config.ts';
+import { fromHfConfig } from '../src/gpt2/hf.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
 import { browserBundle, nodeBuiltins } from './helpers/bundle.ts';
 
@@ -25,6 +26,7 @@ test('config: the named sizes have the real GPT-2 shapes; bad configs are refuse
   assert.deepEqual([GPT2_SIZES['gpt2-xl'].n_layers, GPT2_SIZES['gpt2-xl'].d_model, GPT2_SIZES['gpt2-xl'].n_heads, GPT2_SIZES['gpt2-xl'].d_mlp], [48, 1600, 25, 6400]);
   for (const p of Object.values(GPT2_SIZES)) assert.equal(p.layer_norm_eps, 1e-5);
   assert.equal(makeConfig({ d_model: 64, n_heads: 4 }).d_mlp, 256); // d_mlp follows d_model
+  assert.equal(fromHfConfig({ n_embd: 128, n_head: 4 }, 'config.json').d_mlp, 512); // n_inner absent: 4·n_embd
   assert.throws(() => makeConfig({ d_model: 65, n_heads: 4 }), /d_model 65 is not divisible by n_heads 4/);
   assert.throws(() => makeConfig({ n_layers: 0 }), /n_layers must be a positive integer, got 0/);
   assert.throws(() => makeConfig({ vocab_size: -3 }), /vocab_size must be a positive integer/);

@@ -156,15 +156,55 @@ test('resume refuses a checkpoint trained with different settings, and a fresh r
   assert.equal(statSync(join(out, 'checkpoint', 'state.json')).mtimeMs, before);
 });
 
-test('a checkpoint that does not record a newer setting (nLayer, dModel, nHeads) resumes with that setting at its default', async () => {
+test('a checkpoint that does not record a newer setting (nLayer, dModel, nHeads, decayAll) resumes with that setting at its default', async () => {
   const out = tmp();
   const flags = ['--preset', 'overfit', '--out', out, '--ctx', '8', '--batch-size', '1', '--no-progress', '--backend', 'cpu'];
   await useBackend('cpu');
   await trainOnDisk(parseTrainArgs([...flags, '--steps', '2']), quiet);
   const statePath = join(out, 'checkpoint', 'state.json');
   const state = JSON.parse(readFileSync(statePath, 'utf8'));
-  for (const k of ['nLayer', 'dModel', 'nHeads']) delete state.config[k];
+  for (const k of ['nLayer', 'dModel', 'nHeads', 'decayAll']) delete state.config[k];
   writeFileSync(statePath, JSON.stringify(state));
   const r = await trainOnDisk(parseTrainArgs([...flags, '--steps', '3', '--resume']), quiet);
   assert.equal(r.steps, 3);
+});
+
+test("--preset gpt2 has the settings of the seed's first run (cell 10), PyTorch's AdamW defaults included", () => {
+  const cfg = parseTrainArgs(['--preset', 'gpt2']);
+  const { model, data, ctx, batchSize, steps, optimizer, lr, lrSchedule, warmup, beta1, beta2, eps, weightDecay, decayAll, gradClip, gradAccum, dropout, logEvery, seedLog } = cfg;
+  assert.deepEqual(
+    { model, data, ctx, batchSize, steps, optimizer, lr, lrSchedule, warmup, beta1, beta2, eps, weightDecay, decayAll, gradClip, gradAccum, dropout, logEvery, seedLog },
+    // GPT2Config(dropout=0); get_batch(tokens, block_size=1024, batch_size=2); optim.AdamW(model.parameters(), lr=3e-5); 200 steps; print every 10
+    { model: 'gpt2', data: null, ctx: 1024, batchSize: 2, steps: 200, optimizer: 'adamw', lr: 3e-5, lrSchedule: 'constant', warmup: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decayAll: true, gradClip: 0, gradAccum: 1, dropout: 0, logEvery: 10, seedLog: true },
+  );
+  assert.equal(parseTrainArgs(['--preset', 'tinystories']).decayAll, false, 'GPT-2 practice elsewhere: no decay on biases and LayerNorm');
+});
+
+test('--decay-all: AdamW decays biases and LayerNorm too (by lr·wd per step), as PyTorch\'s AdamW on model.parameters()', async () => {
+  await useBackend('cpu');
+  const run = async (...more: string[]) => {
+    const out = tmp();
+    await trainOnDisk(parseTrainArgs(['--preset', 'overfit', '--out', out, '--steps', '1', '--ctx', '8', '--batch-size', '1', '--lr', '0.1', '--weight-decay', '0.5', '--no-progress', '--backend', 'cpu', ...more]), quiet);
+    return new Map(loadModel(join(out, 'final')).namedParameters().map(([n, p]) => [n, p.data]));
+  };
+  const matrices = await run();
+  const all = await run('--decay-all');
+  // the same gradient step on both; --decay-all also multiplies by 1 − lr·wd = 0.95 first
+  for (const name of ['ln_f.weight', 'h.0.attn.c_attn.bias']) {
+    const a = all.get(name)!;
+    const m = matrices.get(name)!;
+    const before = name.endsWith('weight') ? 1 : 0; // LayerNorm weights start at 1, biases at 0
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - (m[i] - 0.05 * before)) < 1e-6, `${name}[${i}]: ${a[i]} with --decay-all, ${m[i]} without`);
+  }
+  assert.ok(all.get('ln_f.weight')!.every((v, i) => v !== matrices.get('ln_f.weight')![i]), 'LayerNorm decayed');
+  const w = 'h.0.mlp.c_fc.weight'; // a matrix is decayed either way
+  assert.deepEqual(all.get(w), matrices.get(w));
+});
+
+test("--out is made with its parents (the seed's cell 19 saved into a ./out nothing created)", async () => {
+  await useBackend('cpu');
+  const out = join(tmp(), 'runs', 'first');
+  const data = tokenDir(400, 200);
+  await trainOnDisk(parseTrainArgs(['--preset', 'tinystories', '--model', 'overfit', '--data', data, '--out', out, '--steps', '2', '--ctx', '8', '--batch-size', '1', '--eval-every', '1', '--eval-batches', '1', '--sample-prompt', '', '--no-progress', '--backend', 'cpu']), quiet);
+  for (const f of ['best/model.safetensors', 'final/model.safetensors', 'checkpoint/state.json', 'metrics.jsonl']) assert.ok(existsSync(join(out, f)), f);
 });

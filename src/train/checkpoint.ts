@@ -14,7 +14,7 @@ import { SGD } from '../nn/optim/sgd.ts';
 import type { Optimizer } from '../nn/optim/optimizer.ts';
 import type { GPT2Model } from '../gpt2/model.ts';
 import type { DataLoaderState } from '../data/loader.ts';
-import { RESUME_KEYS, type TrainConfig } from './config.ts';
+import { recordedSetting, RESUME_KEYS, type TrainConfig } from './config.ts';
 import type { BatchSource, Checkpoint, NamedArray, RunStore, SavedCheckpoint } from './io.ts';
 
 const VERSION = 1;
@@ -76,8 +76,7 @@ export async function checkRun(cfg: TrainConfig, store: RunStore): Promise<Saved
   }
   const saved = await store.latestCheckpoint();
   if (saved === null) throw new Error(`--resume: no checkpoint in ${store.name} (expected ${store.checkpointName})`);
-  // a setting the checkpoint does not record (written before the setting existed) had its default, null
-  const was = (k: (typeof RESUME_KEYS)[number]) => JSON.stringify(saved.state.config[k] ?? null);
+  const was = (k: (typeof RESUME_KEYS)[number]) => JSON.stringify(recordedSetting(saved.state.config, k));
   const differs = RESUME_KEYS.filter((k) => was(k) !== JSON.stringify(cfg[k] ?? null));
   if (differs.length > 0) {
     const detail = differs.map((k) => `${k} ${was(k)} → ${JSON.stringify(cfg[k] ?? null)}`).join(', ');

@@ -30,6 +30,8 @@ export interface TrainConfig {
   optimizer: 'adamw' | 'sgd';
   momentum: number;
   weightDecay: number;
+  /** AdamW decays every tensor (PyTorch's default for model.parameters()), not only matrices and embeddings. */
+  decayAll: boolean;
   beta1: number;
   beta2: number;
   eps: number;
@@ -76,6 +78,7 @@ const BASE: Omit<TrainConfig, 'preset' | 'model' | 'out'> = {
   optimizer: 'adamw',
   momentum: 0,
   weightDecay: 0.1,
+  decayAll: false,
   beta1: 0.9,
   beta2: 0.95,
   eps: 1e-8,
@@ -136,8 +139,9 @@ export const TRAIN_PRESETS: Record<string, TrainConfig> = {
     logEvery: 25,
     samplePrompt: 'Once upon a time',
   },
-  // The seed's exact setting: GPT-2 124M, T = 1024, B = 2, AdamW lr 3e-5, 200 steps.
-  // (The seed's optimizer was PyTorch's AdamW default: weight decay 0.01 on every tensor.)
+  // The seed's first run (cell 10) with its settings: GPT-2 124M without dropout, the sentence
+  // × 500 in random windows of T = 1024, B = 2, 200 steps of PyTorch's default AdamW at a
+  // constant lr 3e-5 (betas 0.9/0.999, eps 1e-8, weight decay 0.01 on every tensor), no clipping.
   gpt2: {
     ...BASE,
     preset: 'gpt2',
@@ -148,6 +152,7 @@ export const TRAIN_PRESETS: Record<string, TrainConfig> = {
     ctx: 1024,
     lr: 3e-5,
     weightDecay: 0.01,
+    decayAll: true,
     beta2: 0.999,
     gradClip: 0,
     logEvery: 10,
@@ -175,5 +180,10 @@ export function checkSettings(c: TrainConfig): TrainConfig {
   return c;
 }
 
+/** A setting as a checkpoint's config records it; one it does not record (written before the setting existed) had its default. */
+export function recordedSetting(config: Partial<TrainConfig>, key: keyof TrainConfig): unknown {
+  return config[key] ?? (BASE as Partial<TrainConfig>)[key] ?? null;
+}
+
 /** The settings that must match for --resume to continue a run (everything that shapes the math). */
-export const RESUME_KEYS: (keyof TrainConfig)[] = ['model', 'nLayer', 'dModel', 'nHeads', 'data', 'init', 'batchSize', 'ctx', 'optimizer', 'gradAccum', 'seed', 'shuffle', 'lrSchedule', 'lr', 'minLr', 'warmup', 'weightDecay', 'beta1', 'beta2', 'eps', 'momentum', 'gradClip', 'dropout'];
+export const RESUME_KEYS: (keyof TrainConfig)[] = ['model', 'nLayer', 'dModel', 'nHeads', 'data', 'init', 'batchSize', 'ctx', 'optimizer', 'gradAccum', 'seed', 'shuffle', 'lrSchedule', 'lr', 'minLr', 'warmup', 'weightDecay', 'decayAll', 'beta1', 'beta2', 'eps', 'momentum', 'gradClip', 'dropout'];

@@ -84,15 +84,16 @@ export async function buildModel(cfg: TrainConfig, loadModel?: TrainIO['loadMode
   return model;
 }
 
-/** Parameters that get weight decay: matrices and embeddings (≥ 2 dims), never biases or LayerNorm. */
-export function decayGroups(model: GPT2Model): { decay: Tensor[]; noDecay: Tensor[] } {
+/** Parameters that get weight decay: matrices and embeddings (≥ 2 dims), never biases or LayerNorm; with decayAll, all. */
+export function decayGroups(model: GPT2Model, decayAll: boolean): { decay: Tensor[]; noDecay: Tensor[] } {
   const params = model.parameters();
+  if (decayAll) return { decay: params, noDecay: [] };
   return { decay: params.filter((p) => p.ndim >= 2), noDecay: params.filter((p) => p.ndim < 2) };
 }
 
 function makeOptimizer(cfg: TrainConfig, model: GPT2Model): Optimizer {
   if (cfg.optimizer === 'sgd') return new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
-  const { decay, noDecay } = decayGroups(model);
+  const { decay, noDecay } = decayGroups(model, cfg.decayAll);
   return new AdamW(
     [
       { params: decay, weightDecay: cfg.weightDecay },
