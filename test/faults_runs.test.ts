@@ -164,7 +164,7 @@ test('weights that are not finite are never saved, and the stop says which check
 });
 
 test('bad files in --data or --out: one line naming the file, before anything is written', async () => {
-  // a directory, or a FIFO, where train.bin should be (a FIFO used to block the open forever)
+  // a directory, or a FIFO, where train.bin should be (a FIFO opened plainly blocks the open forever)
   const dirData = tokenDir(400, 400);
   rmSync(join(dirData, 'train.bin'));
   mkdirSync(join(dirData, 'train.bin'));
