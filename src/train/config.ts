@@ -119,7 +119,7 @@ export const TRAIN_PRESETS: Record<string, TrainConfig> = {
     logEvery: 10,
     seedLog: true,
   },
-  // TinyStories on a 2-core CPU: see README for what it reaches in 10 and 60 minutes.
+  // TinyStories on a 2-core CPU: README shows what it reaches within an hour.
   tinystories: {
     ...BASE,
     preset: 'tinystories',

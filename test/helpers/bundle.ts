@@ -6,16 +6,21 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Bundles `program` (TypeScript importing from src/…, resolved from the repository root) for a browser. */
-export async function browserBundle(program: string): Promise<{ code: string; inputs: string[] }> {
+/**
+ * Bundles `program` (TypeScript, its imports resolved from `resolveDir`: by default the
+ * repository root, so `./src/…`) for a browser; a failure lists esbuild's errors.
+ */
+export async function browserBundle(program: string, resolveDir = root): Promise<{ code: string; inputs: string[] }> {
   const result = await build({
-    stdin: { contents: program, resolveDir: root, sourcefile: 'browser-program.ts', loader: 'ts' },
+    stdin: { contents: program, resolveDir, sourcefile: 'browser-program.ts', loader: 'ts' },
     bundle: true,
     platform: 'browser',
     format: 'iife',
     write: false,
     metafile: true,
     logLevel: 'silent',
+  }).catch((e: { errors?: { text: string }[] }) => {
+    throw new Error(`esbuild --platform=browser failed:\n${(e.errors ?? []).map((m) => m.text).join('\n')}`);
   });
   return { code: result.outputFiles[0].text, inputs: Object.keys(result.metafile.inputs) };
 }
