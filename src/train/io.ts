@@ -7,7 +7,27 @@ import type { Rng } from '../autograd/random.ts';
 import type { GPT2Model } from '../gpt2/model.ts';
 import type { Batch, DataLoaderState } from '../data/loader.ts';
 import type { TrainingState } from './checkpoint.ts';
+import type { TrainConfig } from './config.ts';
 import type { MetricsRecord, StepMetrics } from './metrics.ts';
+
+/** Everything train() reads and writes outside memory, and how it reports. */
+export interface TrainIO {
+  /** Where the checkpoint, the best and final weights and the metrics go. */
+  store: RunStore;
+  /** Opens the batches; called once the store has been checked, before anything is written. */
+  openData: (cfg: TrainConfig) => BatchSource | Promise<BatchSource>;
+  /** The weights `--init NAME` starts from; without it, --init is refused. */
+  loadModel?: (name: string, seed: number) => Promise<GPT2Model>;
+  /** Lines for a person (progress, summaries). */
+  log: (line: string) => void;
+  /** What the person sees of the steps; default: every logEvery-th step as a line, through log. */
+  progress?: (cfg: TrainConfig, firstStep: number) => TrainProgress;
+  /** Requests to stop after the step under way; default: none. */
+  stop?: StopRequests;
+  /** The clock --max-minutes is kept on, in ms (default performance.now), and the run's start on it (default: now). */
+  now?: () => number;
+  startedAt?: number;
+}
 
 /** Training and validation batches, [B, T] windows of token ids. */
 export interface BatchSource {

@@ -22,7 +22,7 @@ import { generate } from '../gpt2/generate.ts';
 import { decode, encodeOrdinary } from '../data/tokenizer.ts';
 import { freshModelConfig, type TrainConfig } from './config.ts';
 import { checkRun, makeCheckpoint, restoreCheckpoint } from './checkpoint.ts';
-import type { BatchSource, RunStore, StopRequests, TrainProgress } from './io.ts';
+import type { StopRequests, TrainIO, TrainProgress } from './io.ts';
 import { TimeBudget } from './budget.ts';
 import { formatStep, type StepMetrics } from './metrics.ts';
 import { evaluate } from './evaluate.ts';
@@ -37,25 +37,6 @@ export interface TrainResult {
   bestValLoss: number | null;
   tokensPerSecond: number;
   elapsedSeconds: number;
-}
-
-/** Everything the loop reads and writes outside memory (see ./io.ts). */
-export interface TrainIO {
-  /** Where the checkpoint, the best and final weights and the metrics go. */
-  store: RunStore;
-  /** Opens the batches; called once the store has been checked, before anything is written. */
-  openData: (cfg: TrainConfig) => BatchSource | Promise<BatchSource>;
-  /** The weights `--init NAME` starts from; without it, --init is refused. */
-  loadModel?: (name: string, seed: number) => Promise<GPT2Model>;
-  /** Lines for a person (progress, summaries). */
-  log: (line: string) => void;
-  /** What the person sees of the steps; default: every logEvery-th step as a line, through log. */
-  progress?: (cfg: TrainConfig, firstStep: number) => TrainProgress;
-  /** Requests to stop after the step under way; default: none. */
-  stop?: StopRequests;
-  /** The clock --max-minutes is kept on, in ms (default performance.now), and the run's start on it (default: now). */
-  now?: () => number;
-  startedAt?: number;
 }
 
 /** The progress of a run as lines: every logEvery-th step, and the run's other lines, through log. */
