@@ -7,17 +7,17 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { GPT2Model } from '../src/gpt2/model.ts';
-import { makeConfig, type PresetName } from '../src/gpt2/config.ts';
+import { makeConfig, type GPT2Size } from '../src/gpt2/config.ts';
 import { AdamW } from '../src/nn/optim/adamw.ts';
 import { Rng } from '../src/autograd/random.ts';
 import { releaseMemory, reuseMemory } from '../src/autograd/backends/memory.ts';
 import { stateTensors } from '../src/nn/optim/optimizer.ts';
-import { useBackend } from '../src/train/backend_flag.ts';
-import { PRESETS } from '../src/train/config.ts';
+import { useBackend } from '../src/train/cli/backend.ts';
+import { TRAIN_PRESETS } from '../src/train/config.ts';
 
 interface Case {
   name: string;
-  model: PresetName;
+  model: GPT2Size;
   batch: number;
   ctx: number;
   steps: number;
@@ -32,8 +32,8 @@ interface Timing {
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, backend: { type: 'string', default: 'cpu' }, only: { type: 'string' } }, strict: true });
 const quick = values.quick ?? false;
 const CASES = ([
-  { name: 'overfit', model: 'overfit', batch: PRESETS.overfit.batchSize, ctx: PRESETS.overfit.ctx, steps: quick ? 3 : 10 },
-  { name: 'tinystories', model: 'tinystories', batch: PRESETS.tinystories.batchSize, ctx: PRESETS.tinystories.ctx, steps: quick ? 2 : 5 },
+  { name: 'overfit', model: 'overfit', batch: TRAIN_PRESETS.overfit.batchSize, ctx: TRAIN_PRESETS.overfit.ctx, steps: quick ? 3 : 10 },
+  { name: 'tinystories', model: 'tinystories', batch: TRAIN_PRESETS.tinystories.batchSize, ctx: TRAIN_PRESETS.tinystories.ctx, steps: quick ? 2 : 5 },
   // the seed's 124M model; T = 256, B = 1 keeps "a few steps" to minutes on 2 cores
   { name: 'gpt2 124M (B=1, T=256)', model: 'gpt2', batch: 1, ctx: 256, steps: quick ? 1 : 2 },
 ] as Case[]).filter((c) => values.only === undefined || values.only.split(',').some((o) => c.name.startsWith(o)));

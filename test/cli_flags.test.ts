@@ -1,4 +1,4 @@
-// Every command's command line comes from its flag table (src/train/commands.ts): --help
+// Every command's command line comes from its flag table (src/train/cli/commands.ts): --help
 // exits 0 and lists each flag with its meaning and default; --config FILE.json sets a whole
 // run (flags win, unknown keys rejected); --n-layer/--d-model/--n-heads/--ctx shape a fresh
 // model; every bad flag is one line on stderr and exit 2; the README shows the help as printed.
@@ -8,20 +8,22 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COMMANDS } from '../src/train/commands.ts';
-import { allFlags, type Flag } from '../src/train/flags.ts';
-import { parseTrainArgs } from '../src/train/config.ts';
+import { COMMANDS } from '../src/train/cli/commands.ts';
+import { allFlags, type Flag } from '../src/train/cli/flags.ts';
+import { parseTrainArgs } from '../src/train/cli/commands.ts';
 import { ConfigError } from '../src/train/errors.ts';
-import { buildModel } from '../src/train/model_init.ts';
-import { train } from '../src/train/loop.ts';
-import { useBackend } from '../src/train/backend_flag.ts';
+import { buildModel } from '../src/train/loop.ts';
+import { trainOnDisk } from '../src/train/run.node.ts';
+import { useBackend } from '../src/train/cli/backend.ts';
 
 const SCRIPTS: Record<string, string> = {
-  train: 'src/train/train_cli.ts',
-  'train:tinystories': 'src/train/tinystories_cli.ts',
-  generate: 'src/train/generate_cli.ts',
-  eval: 'src/train/eval_cli.ts',
-  pretokenize: 'src/data/pretokenize_cli.ts',
+  train: 'src/train/cli/train.ts',
+  'train:tinystories': 'src/train/cli/tinystories.ts',
+  generate: 'src/train/cli/generate.ts',
+  eval: 'src/train/cli/eval.ts',
+  pretokenize: 'src/train/cli/pretokenize.ts',
+  web: 'src/train/cli/web.ts',
+  'web:build': 'src/train/cli/web_build.ts',
 };
 const tmp = () => mkdtempSync(join(tmpdir(), 'tsgrad-flags-'));
 
@@ -39,7 +41,7 @@ function helpLine(f: Flag, value: string): RegExp {
   return new RegExp(`${escape(left)} ${escape(squash(f.help))} \\[(allowed: [^;]+; )?${value}\\]`);
 }
 
-test('the commands together are the five a user runs', () => {
+test('the commands together are the seven a user runs', () => {
   assert.deepEqual(Object.keys(COMMANDS).sort(), Object.keys(SCRIPTS).sort());
 });
 
@@ -156,7 +158,7 @@ test('model-size flags are rejected with --init, with a d-model that heads do no
   const out = tmp();
   await useBackend('js');
   const flags = (steps: string, dModel: string) => ['--out', out, '--steps', steps, '--ctx', '8', '--batch-size', '1', '--no-progress', '--backend', 'js', '--n-layer', '1', '--d-model', dModel, '--n-heads', '2'];
-  await train(parseTrainArgs(flags('1', '16')), { log: () => {} });
+  await trainOnDisk(parseTrainArgs(flags('1', '16')), { log: () => {} });
   const r = run('train', [...flags('2', '32'), '--resume']);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /different settings \(dModel 16 → 32\)/);

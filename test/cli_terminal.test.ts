@@ -38,7 +38,7 @@ function assertInOrder(text: string, markers: string[]): void {
 }
 
 const trainArgs = (data: string, out: string) => [
-  'src/train/train_cli.ts', '--backend', 'cpu', '--data', data, '--out', out, '--steps', '20', '--ctx', '16', '--batch-size', '2',
+  'src/train/cli/train.ts', '--backend', 'cpu', '--data', data, '--out', out, '--steps', '20', '--ctx', '16', '--batch-size', '2',
   '--log-every', '10', '--eval-every', '10', '--eval-batches', '1', '--sample-prompt', 'Once', '--sample-tokens', '3',
 ];
 
@@ -94,8 +94,8 @@ test('--backend auto and the default print one tsgrad line about the backend and
   const env: NodeJS.ProcessEnv = { ...process.env, TSGRAD_PROBE_CACHE: tmp() };
   delete env.TSGRAD_BACKEND;
   const commands = [
-    ['src/train/train_cli.ts', '--backend', 'auto', '--steps', '1', '--ctx', '8', '--batch-size', '1', '--out', tmp(), '--overwrite'],
-    ['src/train/generate_cli.ts', '--model', 'test/fixtures/gpt2_tiny/model', '--prompt-ids', '1,2', '--max-new-tokens', '2', '--seed', '1'], // the default: auto
+    ['src/train/cli/train.ts', '--backend', 'auto', '--steps', '1', '--ctx', '8', '--batch-size', '1', '--out', tmp(), '--overwrite'],
+    ['src/train/cli/generate.ts', '--model', 'test/fixtures/gpt2_tiny/model', '--prompt-ids', '1,2', '--max-new-tokens', '2', '--seed', '1'], // the default: auto
   ];
   // the second round reads the cached probe
   for (const args of [...commands, ...commands]) {

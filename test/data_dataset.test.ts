@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Rng } from '../src/autograd/random.ts';
-import { DataLoader, TokenDataset, evalBatches, randomBatch } from '../src/data/dataset.ts';
+import { TokenDataset } from '../src/data/dataset.ts';
+import { DataLoader, evalBatches, randomBatch } from '../src/data/loader.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgrad-dataset-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -16,7 +16,7 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import gpt2 from 'js-tiktoken/ranks/gpt2';
 import { pretokenizeAndSave } from '../src/data/pretokenize.ts';
 import { hubSource, localSource, sharedTinyStoriesPath, textFileStories } from '../src/data/sources.ts';
-import { EOT } from '../src/data/tokenizer.ts';
+import { EOT } from '../src/gpt2/config.ts';
 import { startFakeHub, type FakeHub } from './data_fake_hub.ts';
 
 const reference = new Tiktoken(gpt2);
@@ -153,7 +153,7 @@ test('broken inputs fail with errors that name the file', async () => {
 
 const run = promisify(execFile);
 const cli = (args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'data', 'pretokenize_cli.ts'), ...args], { cwd: repoRoot, env: process.env }).then(
+  run(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'train', 'cli', 'pretokenize.ts'), ...args], { cwd: repoRoot, env: process.env }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );

@@ -1,12 +1,13 @@
 // The tokenizer wrapper against js-tiktoken itself: encodeOrdinary (with its piece cache) must give
-// exactly js-tiktoken's encode_ordinary ids, decode must invert it, argmaxTokens must pick ids.
+// exactly js-tiktoken's encode_ordinary ids, decode must invert it; GPT-2's ids are js-tiktoken's.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Tiktoken } from 'js-tiktoken/lite';
 import gpt2 from 'js-tiktoken/ranks/gpt2';
-import { EOT, VOCAB_SIZE, argmaxTokens, decode, encodeOrdinary } from '../src/data/tokenizer.ts';
+import { decode, encodeOrdinary } from '../src/data/tokenizer.ts';
+import { EOT, VOCAB_SIZE } from '../src/gpt2/config.ts';
 
 const reference = new Tiktoken(gpt2);
 const encodeReference = (text: string) => reference.encode(text, [], []);
@@ -38,9 +39,8 @@ test('special-token text is ordinary text; decode inverts encode', () => {
   fc.assert(fc.property(text, (s) => decode(encodeOrdinary(s)) === s), { numRuns: 200 });
 });
 
-test('argmaxTokens picks the highest logit per position', () => {
-  const V = 4;
-  assert.deepEqual(Array.from(argmaxTokens([0, 3, 1, 2, /**/ 5, -1, 0, 4], V)), [1, 0]);
-  assert.throws(() => argmaxTokens([1, 2, 3], V), /not a multiple of vocabSize 4/);
+test("GPT-2's vocabulary (gpt2/config.ts) is the tokenizer's: 50257 ids, <|endoftext|> the last", () => {
+  assert.equal(reference.decode([EOT]), '<|endoftext|>');
   assert.equal(VOCAB_SIZE, EOT + 1);
+  assert.equal(encodeReference('<|endoftext|>').length, 7, 'special-token text is ordinary text');
 });

@@ -20,7 +20,8 @@ import { promisify } from 'node:util';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { downloadFile } from '../src/data/download.ts';
 import { hubSource } from '../src/data/sources.ts';
-import { fromPretrained, saveModel } from '../src/gpt2/checkpoint.node.ts';
+import { saveModel } from '../src/data/model_files.ts';
+import { fromPretrained } from '../src/data/pretrained.ts';
 import { makeConfig } from '../src/gpt2/config.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
 import { listingEntry, startFakeHub, type FakeHub } from './data_fake_hub.ts';
@@ -218,7 +219,7 @@ test('an unreachable hub: the error names the URL and ECONNREFUSED or ENOTFOUND,
 test('`npm run generate -- --model gpt2` offline says which URL failed and why', async () => {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const env = { ...process.env, HF_ENDPOINT: `http://127.0.0.1:${await closedPort()}`, TSGRAD_BACKEND: 'js' };
-  const run = promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/train/generate_cli.ts'), '--model', 'gpt2', '--prompt', 'Hi'], { cwd: root, env });
+  const run = promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/train/cli/generate.ts'), '--model', 'gpt2', '--prompt', 'Hi'], { cwd: root, env });
   const err = await run.then(() => assert.fail('generate succeeded offline'), (e: { code: number; stderr: string }) => e);
   assert.equal(err.code, 1);
   assert.match(err.stderr, /generate: cannot list openai-community\/gpt2 files at http:\/\/127\.0\.0\.1:\d+\/api\/models\/openai-community\/gpt2\/tree\/main: connect ECONNREFUSED/);

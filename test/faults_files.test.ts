@@ -16,7 +16,7 @@ import { referenceBackend, setBackend } from '../src/autograd/backends/registry.
 import type { Backend } from '../src/autograd/backend.ts';
 import { pretokenizeAndSave } from '../src/data/pretokenize.ts';
 import { localSource } from '../src/data/sources.ts';
-import { loadModel, saveModel } from '../src/gpt2/checkpoint.node.ts';
+import { loadModel, saveModel } from '../src/data/model_files.ts';
 import { makeConfig } from '../src/gpt2/config.ts';
 import { checkpointShapes, saveTensors, toHfConfig } from '../src/gpt2/hf.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
@@ -125,7 +125,7 @@ test('a source with no stories is an error, and no empty .bin is left', async ()
 test('CLI: --max-story-chars, and a failure exits 1 with one line', async () => {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const run = (args: string[]) =>
-    promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/data/pretokenize_cli.ts'), ...args], { cwd: root }).then(
+    promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/train/cli/pretokenize.ts'), ...args], { cwd: root }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );

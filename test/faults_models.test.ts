@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, readSafetensors, writeSafetensors } from '../src/gpt2/checkpoint.node.ts';
+import { loadModel, readSafetensors, writeSafetensors } from '../src/data/model_files.ts';
 import { generate } from '../src/gpt2/generate.ts';
 import { cli, root, tmp } from './helpers/train_runs.ts';
 
@@ -39,7 +39,7 @@ test('generate and eval on NaN weights: exit 1, one line naming the model', asyn
     ['eval', ['--data', data, '--ctx', '8', '--json'], new RegExp(`the loss on ${data} is NaN`)],
   ];
   for (const [command, args, message] of cases) {
-    const r = cli(`src/train/${command}_cli.ts`, ['--model', dir, ...(command === 'generate' ? ['--prompt-ids', '1,2', '--max-new-tokens', '3'] : []), ...args, '--backend', 'js']);
+    const r = cli(`src/train/cli/${command}.ts`, ['--model', dir, ...(command === 'generate' ? ['--prompt-ids', '1,2', '--max-new-tokens', '3'] : []), ...args, '--backend', 'js']);
     assert.equal(r.code, 1, `${command} ${args.join(' ')}: exit ${r.code}, stdout ${r.stdout}`);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
@@ -54,11 +54,11 @@ test('a directory where model.safetensors or a .bin belongs: one line naming it'
   cpSync(fixture, model, { recursive: true });
   rmSync(join(model, 'model.safetensors'));
   mkdirSync(join(model, 'model.safetensors'));
-  const r = cli('src/train/generate_cli.ts', ['--model', model, '--prompt-ids', '1', '--max-new-tokens', '1', '--backend', 'js']);
+  const r = cli('src/train/cli/generate.ts', ['--model', model, '--prompt-ids', '1', '--max-new-tokens', '1', '--backend', 'js']);
   assert.equal(r.code, 1);
   assert.equal(r.stderr.trim(), `generate: ${model}/model.safetensors: a directory, not a regular file`);
   const data = tmp();
-  const e = cli('src/train/eval_cli.ts', ['--model', fixture, '--data', data, '--ctx', '8', '--backend', 'js']);
+  const e = cli('src/train/cli/eval.ts', ['--model', fixture, '--data', data, '--ctx', '8', '--backend', 'js']);
   assert.equal(e.code, 1);
   assert.equal(e.stderr.trim(), `eval: ${data}: a directory, not a regular file`);
 });

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { parseTrainArgs } from '../src/train/config.ts';
-import { train } from '../src/train/loop.ts';
-import { SAVE_STEPS } from '../src/train/checkpoint.ts';
-import { useBackend } from '../src/train/backend_flag.ts';
+import { parseTrainArgs } from '../src/train/cli/commands.ts';
+import { trainOnDisk } from '../src/train/run.node.ts';
+import { SAVE_STEPS } from '../src/train/run_dir.node.ts';
+import { useBackend } from '../src/train/cli/backend.ts';
 import { evalLines, losses, startCli, tmp, tokenDir, type CliResult } from './helpers/train_runs.ts';
 
 const quiet = { log: () => {} };
@@ -36,10 +36,10 @@ test('a save killed at any of its steps, twice over, loses nothing: --resume log
   const flags = (out: string) => ['--preset', 'tinystories', '--model', 'overfit', '--data', data, '--out', out, '--steps', '8', '--ctx', '8', '--batch-size', '2', '--save-every', '2', '--eval-every', '4', '--eval-batches', '2', '--dropout', '0.1', '--warmup', '2', '--sample-prompt', '', '--no-progress', '--backend', 'cpu'];
   await useBackend('cpu');
   const whole = tmp();
-  await train(parseTrainArgs(flags(whole)), quiet);
+  await trainOnDisk(parseTrainArgs(flags(whole)), quiet);
 
   const width = Math.max(1, Math.min(4, availableParallelism() - 1));
-  const kill = (out: string, at: string, more: string[] = []) => () => startCli('src/train/train_cli.ts', [...flags(out), ...more], { TSGRAD_CRASH_AT: at }).done;
+  const kill = (out: string, at: string, more: string[] = []) => () => startCli('src/train/cli/train.ts', [...flags(out), ...more], { TSGRAD_CRASH_AT: at }).done;
   const assertKilled = (r: CliResult, what: string) => assert.equal(r.signal, 'SIGKILL', `${what}: exit ${r.code}, ${r.stderr}`);
   const outs = SAVE_STEPS.map(() => tmp());
 
@@ -56,7 +56,7 @@ test('a save killed at any of its steps, twice over, loses nothing: --resume log
   second.forEach((r, i) => assertKilled(r, `resumed save killed after '${SAVE_STEPS[i]}'`));
   // --resume to the end
   for (const [i, out] of outs.entries()) {
-    await train(parseTrainArgs([...flags(out), '--resume']), quiet);
+    await trainOnDisk(parseTrainArgs([...flags(out), '--resume']), quiet);
     assert.deepEqual(losses(out), losses(whole), SAVE_STEPS[i]);
     assert.deepEqual(evalLines(out), evalLines(whole), SAVE_STEPS[i]);
     assert.ok(existsSync(join(out, 'final', 'model.safetensors')), SAVE_STEPS[i]);

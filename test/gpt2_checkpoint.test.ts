@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeConfig } from '../src/gpt2/config.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
-import { fromPretrained, loadModel, readSafetensors, saveModel, SafetensorsFile, writeSafetensors } from '../src/gpt2/checkpoint.node.ts';
+import { loadModel, readSafetensors, saveModel, SafetensorsFile, writeSafetensors } from '../src/data/model_files.ts';
+import { fromPretrained } from '../src/data/pretrained.ts';
 import { loadTensors, saveTensors } from '../src/gpt2/hf.ts';
 import { parseHeaderFromBytes, readTensor, serialize } from '../src/gpt2/safetensors.ts';
 import { startFakeHub } from './data_fake_hub.ts';
@@ -263,14 +264,17 @@ test('fromPretrained downloads config.json and model.safetensors from $HF_ENDPOI
   delete process.env.HF_TOKEN;
   try {
     const progress: string[] = [];
-    const loaded = await fromPretrained('gpt2', { onProgress: (file, p) => p.received === p.total && progress.push(file) });
+    const onDownload = (file: string, size: number) => ({ onProgress: (p: { received: number; total: number }) => assert.equal(p.total, size), done: () => progress.push(`${file} ${size}`) });
+    const loaded = await fromPretrained('gpt2', { onDownload });
     assertSameWeights(loaded, model);
-    assert.deepEqual(progress, ['config.json', 'model.safetensors']);
+    const sizes = ['config.json', 'model.safetensors'].map((f) => `openai-community/gpt2/${f} ${readFileSync(join(served, f)).length}`);
+    assert.deepEqual(progress, sizes);
     const urls = hub.requests.map((r) => r.url);
     assert.deepEqual(urls, ['/api/models/openai-community/gpt2/tree/main', '/openai-community/gpt2/resolve/main/config.json', '/openai-community/gpt2/resolve/main/model.safetensors']);
     assert.deepEqual(readdirSync(join(tmp, 'cache', 'models--openai-community--gpt2', 'main')).sort(), ['config.json', 'model.safetensors']);
-    await fromPretrained('gpt2', { onProgress: () => {} }); // cached: no new requests
+    await fromPretrained('gpt2', { onDownload }); // cached: no new requests, no download reported
     assert.equal(hub.requests.length, 3);
+    assert.equal(progress.length, 2);
   } finally {
     await hub.close();
     for (const [key, value] of Object.entries(saved)) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { noGrad } from '../src/autograd/tensor.ts';
 import { decode } from '../src/data/tokenizer.ts';
-import { loadModel } from '../src/gpt2/checkpoint.node.ts';
+import { loadModel } from '../src/data/model_files.ts';
 import { generate } from '../src/gpt2/generate.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -19,7 +19,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'tsgrad-gpt2-cli-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function run(cli: 'generate' | 'eval', args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `src/train/${cli}_cli.ts`, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TSGRAD_BACKEND: 'js' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `src/train/cli/${cli}.ts`, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TSGRAD_BACKEND: 'js' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -63,7 +63,7 @@ test('eval: the mean per-token loss over ⌊(N−1)/T⌋ windows in order, batch
   const windowLoss = (j: number) => {
     const x = Int32Array.from(tokens.subarray(j * T, j * T + T));
     const y = Int32Array.from(tokens.subarray(j * T + 1, j * T + T + 1));
-    return noGrad(() => model.forward(x, [1, T], y).loss!.item());
+    return noGrad(() => model.loss(x, [1, T], y).item());
   };
   const losses = [0, 1, 2, 3, 4].map(windowLoss);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

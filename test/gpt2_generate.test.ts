@@ -6,7 +6,7 @@ import { Rng } from '../src/autograd/random.ts';
 import { makeConfig } from '../src/gpt2/config.ts';
 import { GPT2Model } from '../src/gpt2/model.ts';
 import { generate, sampleNext } from '../src/gpt2/generate.ts';
-import { EOT } from '../src/data/tokenizer.ts';
+import { EOT } from '../src/gpt2/config.ts';
 
 const cfg = makeConfig({ n_layers: 2, d_model: 32, n_heads: 4, vocab_size: 64, n_ctx: 16, dropout: 0.1 });
 const model = new GPT2Model(cfg, { seed: 21 });

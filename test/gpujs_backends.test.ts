@@ -323,11 +323,11 @@ test('webgpu end to end: npm run train saves checkpoints and samples, npm run ge
   if (!(await open(t, 'webgpu'))) return;
   const out = mkdtempSync(join(tmpdir(), 'tsgrad-webgpu-'));
   const run = (script: string, args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', timeout: 240_000 });
-  const train = run('src/train/train_cli.ts', ['--preset', 'overfit', '--steps', '2', '--ctx', '16', '--batch-size', '2', '--backend', 'webgpu', '--out', out, '--eval-every', '1', '--sample-prompt', 'Once', '--sample-tokens', '3', '--no-progress']);
+  const train = run('src/train/cli/train.ts', ['--preset', 'overfit', '--steps', '2', '--ctx', '16', '--batch-size', '2', '--backend', 'webgpu', '--out', out, '--eval-every', '1', '--sample-prompt', 'Once', '--sample-tokens', '3', '--no-progress']);
   assert.equal(train.status, 0, train.stderr);
   assert.match(train.stdout, /backend webgpu/);
   for (const f of ['final/model.safetensors', 'checkpoint/optimizer.safetensors']) assert.ok(existsSync(join(out, f)), f);
-  const gen = run('src/train/generate_cli.ts', ['--model', join(out, 'final'), '--backend', 'webgpu', '--prompt', 'Once', '--max-new-tokens', '3', '--json']);
+  const gen = run('src/train/cli/generate.ts', ['--model', join(out, 'final'), '--backend', 'webgpu', '--prompt', 'Once', '--max-new-tokens', '3', '--json']);
   assert.equal(gen.status, 0, gen.stderr);
   assert.equal(JSON.parse(gen.stdout.trim().split('\n').pop()!).ids.length, 3);
 });

@@ -6,8 +6,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { defaultRng, manualSeed, randn, Rng, tensor, type Tensor } from '../src/autograd/index.ts';
-import { AdamW, CausalSelfAttention, Dropout, Embedding, Linear, SGD } from '../src/nn/index.ts';
-import { GPT2Model, makeConfig } from '../src/gpt2/index.ts';
+import { AdamW, Dropout, Embedding, Linear, SGD } from '../src/nn/index.ts';
+import { CausalSelfAttention, GPT2Model, makeConfig } from '../src/gpt2/index.ts';
 import { property, seedArb } from './helpers/arbitraries.ts';
 
 const numbers = (...ts: Tensor[]): number[] => ts.flatMap((t) => Array.from(t.data));

@@ -7,10 +7,10 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mustStop, TimeBudget, type Durations } from '../src/train/budget.ts';
-import { MetricsLog } from '../src/train/metrics.ts';
-import { parseTrainArgs } from '../src/train/config.ts';
-import { train } from '../src/train/loop.ts';
-import { useBackend } from '../src/train/backend_flag.ts';
+import { MetricsFile } from '../src/train/metrics.node.ts';
+import { parseTrainArgs } from '../src/train/cli/commands.ts';
+import { trainOnDisk } from '../src/train/run.node.ts';
+import { useBackend } from '../src/train/cli/backend.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'tsgrad-ending-'));
 
@@ -71,7 +71,7 @@ test('a run with a budget shorter than its ending stops after one step, evaluate
   const out = tmp();
   const cfg = parseTrainArgs(['--out', out, '--steps', '50', '--ctx', '8', '--batch-size', '1', '--no-progress', '--backend', 'cpu', '--max-minutes', '0.0001']);
   const lines: string[] = [];
-  const result = await train(cfg, { log: (l) => lines.push(l) });
+  const result = await trainOnDisk(cfg, { log: (l) => lines.push(l) });
   assert.equal(result.steps, 1);
   assert.ok(lines.some((l) => l.startsWith('--max-minutes 0.0001: stopping at step 1')), lines.join('\n'));
   for (const f of ['checkpoint/state.json', 'final/model.safetensors', 'loss.svg']) assert.ok(existsSync(join(out, f)), f);
@@ -79,10 +79,11 @@ test('a run with a budget shorter than its ending stops after one step, evaluate
 
 test('loss.svg shows a single validation point as a dot', async () => {
   const out = tmp();
-  const log = new MetricsLog(out, 0);
+  const log = new MetricsFile(out, 0);
   for (let step = 0; step < 10; step++) log.write({ step, loss: 10 - step / 2, lr: 1e-3, grad_norm: 1, tokens_per_s: 100, elapsed_s: step });
   log.write({ step: 10, val_loss: 6.5 });
-  const svg = readFileSync(await log.plot(), 'utf8');
+  await log.finish();
+  const svg = readFileSync(join(out, 'loss.svg'), 'utf8');
   assert.match(svg, /<g class="mark-symbol role-mark[^"]*"[^>]*><path aria-label="step: 10; cross-entropy loss: 6\.5; split: validation"[^>]*aria-roledescription="point"/);
 });
 

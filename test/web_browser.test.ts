@@ -23,8 +23,8 @@ import { join } from 'node:path';
 import { setBackend } from '../src/autograd/backends/registry.ts';
 import { backendCheck, checkErrors, type CheckValues } from '../src/train/web/backend_check.ts';
 import type { FromTrainer, PageReport } from '../src/train/web/protocol.ts';
-import { buildPage } from '../src/train/web/bundle.ts';
-import { ISOLATION_HEADERS, servePage } from '../src/train/web/server.ts';
+import { buildPage } from '../src/train/web/bundle.node.ts';
+import { ISOLATION_HEADERS, servePage } from '../src/train/web/server.node.ts';
 import { absent } from './helpers/backends.ts';
 
 /**
@@ -177,7 +177,7 @@ describe('the page in Chromium', () => {
 
 describe('npm run web and web:build', () => {
   test('npm run web prints its URL and serves the page with the COOP/COEP headers', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/train/web/serve_cli.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/train/cli/web.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let out = '';
       const url = await new Promise<string>((resolve, reject) => {

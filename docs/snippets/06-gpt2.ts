@@ -12,7 +12,8 @@ console.log(`… ${names.length} tensors, ${model.numParameters()} numbers (lm h
 const [B, T] = [2, 8];
 const tokens = Int32Array.from({ length: B * T }, (_, i) => (7 * i + 3) % cfg.vocab_size);
 const targets = Int32Array.from({ length: B * T }, (_, i) => (7 * i + 10) % cfg.vocab_size);
-const { logits, loss } = model.forward(tokens, [B, T], targets);
-console.log('logits', JSON.stringify(logits.shape), 'loss', num(loss!.item()), 'ln(V) =', num(Math.log(cfg.vocab_size)));
-const { logits: last } = model.forward(tokens, [B, T]); // no targets: the last position only
-console.log('without targets: logits', JSON.stringify(last.shape));
+const logits = model.forward(tokens, [B, T]); // the next-token scores at every position
+const loss = model.loss(tokens, [B, T], targets); // the mean cross-entropy: what training and evaluation compute
+console.log('logits', JSON.stringify(logits.shape), 'loss', num(loss.item()), 'ln(V) =', num(Math.log(cfg.vocab_size)));
+const last = model.forward(tokens, [B, T], { lastOnly: true }); // what generation reads
+console.log('lastOnly: logits', JSON.stringify(last.shape));

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeOrdinary, decode } from '../../src/data/tokenizer.ts';
-import { TokenDataset, randomBatch } from '../../src/data/dataset.ts';
+import { TokenDataset } from '../../src/data/dataset.ts';
+import { randomBatch } from '../../src/data/loader.ts';
 import { Rng } from '../../src/index.ts';
 
 const ids = encodeOrdinary('Hello, I am a large language model.');

@@ -3,7 +3,7 @@
 import { makeConfig, GPT2Model } from '../../src/gpt2/index.ts';
 import { AdamW, clipGradNorm, Rng } from '../../src/index.ts';
 import { encodeOrdinary } from '../../src/data/tokenizer.ts';
-import { randomBatch } from '../../src/data/dataset.ts';
+import { randomBatch } from '../../src/data/loader.ts';
 import { num } from './show.ts';
 
 // A tiny vocabulary: the sentence's distinct GPT-2 ids renumbered 0, 1, 2, …
@@ -20,10 +20,10 @@ const rng = new Rng(0);
 const [B, T] = [4, 16];
 for (let step = 0; step <= 30; step++) {
   const { x, y } = randomBatch(tokens, T, B, rng);
-  const { loss } = model.forward(x, [B, T], y); // forward: logits and mean cross-entropy
-  loss!.backward(); // backward: every parameter's .grad
+  const loss = model.loss(x, [B, T], y); // forward: the mean cross-entropy, as the loop's step
+  loss.backward(); // backward: every parameter's .grad
   clipGradNorm(params, 1.0); // global-norm clip, as the seed's TinyStories loop
   opt.step(); // update …
   opt.zeroGrad(); // … and clear the gradients for the next step
-  if (step % 10 === 0) console.log(`step=${String(step).padStart(4)} | Loss: ${num(loss!.item())}`);
+  if (step % 10 === 0) console.log(`step=${String(step).padStart(4)} | Loss: ${num(loss.item())}`);
 }

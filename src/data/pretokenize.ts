@@ -7,7 +7,8 @@
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { StorySource } from './sources.ts';
-import { EOT, encodeOrdinary } from './tokenizer.ts';
+import { encodeOrdinary } from './tokenizer.ts';
+import { EOT } from '../gpt2/config.ts';
 
 export const BIN_FORMAT = 'gpt2 token ids, uint16 little-endian, <|endoftext|> after each story';
 const CHUNK_TOKENS = 1 << 20; // tokens buffered between writes (2 MiB)

@@ -1,17 +1,13 @@
 // The GPT-2 byte-level BPE tokenizer (js-tiktoken's `gpt2` ranks) behind one small API.
 // Promise: encodeOrdinary(text) equals tiktoken's `encode_ordinary` (special-token text such as
-// "<|endoftext|>" is encoded as plain text); no Node APIs here, so the browser and generate use it.
+// "<|endoftext|>" is encoded as plain text); no Node APIs here, so a browser page uses it too.
+// GPT-2's vocabulary size and <|endoftext|> id are the model's: VOCAB_SIZE and EOT in gpt2/config.ts.
 
 import { Tiktoken } from 'js-tiktoken/lite';
 import gpt2 from 'js-tiktoken/ranks/gpt2';
 
-/** `<|endoftext|>`: separates stories in the token stream. */
-export const EOT = 50256;
-/** Number of GPT-2 token ids (0 … 50256). */
-export const VOCAB_SIZE = 50257;
-
 // Built on first use: building the BPE tables takes about half a second, which importing
-// tsgrad (generate needs EOT from here) should not pay.
+// tsgrad should not pay.
 let tiktoken: Tiktoken | null = null;
 const encoder = (): Tiktoken => (tiktoken ??= new Tiktoken(gpt2));
 // The same pre-tokenizer regex tiktoken splits text with before BPE-merging each piece.
@@ -41,27 +37,7 @@ export function encodeOrdinary(text: string): number[] {
   return ids;
 }
 
-/** The text of token ids (ids, not logits: see argmaxTokens). EOT decodes to "<|endoftext|>". */
+/** The text of token ids. EOT (gpt2/config.ts) decodes to "<|endoftext|>". */
 export function decode(ids: ArrayLike<number>): string {
   return encoder().decode(Array.from(ids));
-}
-
-/**
- * The most likely token at each of the `logits.length / vocabSize` positions.
- * Fixes the seed's `evaluate`, which passed a slice of the logits tensor (scores, and sliced
- * along the batch axis) straight to `enc.decode`: decode needs ids, so take the argmax first.
- */
-export function argmaxTokens(logits: ArrayLike<number>, vocabSize = VOCAB_SIZE): Int32Array {
-  if (logits.length % vocabSize !== 0) {
-    throw new Error(`argmaxTokens: ${logits.length} logits is not a multiple of vocabSize ${vocabSize}`);
-  }
-  const out = new Int32Array(logits.length / vocabSize);
-  for (let t = 0; t < out.length; t++) {
-    let best = 0;
-    for (let v = 1; v < vocabSize; v++) {
-      if (logits[t * vocabSize + v] > logits[t * vocabSize + best]) best = v;
-    }
-    out[t] = best;
-  }
-  return out;
 }

@@ -1,7 +1,12 @@
-// GPT-2's hyper-parameters, named as in the seed's GPT2Config, and the presets tsgrad knows:
-// the four OpenAI sizes (real shapes, so their Hugging Face checkpoints load) and two small
-// CPU sizes for training runs. Promise: makeConfig returns a validated config or throws a
-// one-line error naming the bad field.
+// GPT-2's hyper-parameters, named as in the seed's GPT2Config, its vocabulary, and the named
+// sizes tsgrad knows: the four OpenAI sizes (real shapes, so their Hugging Face checkpoints
+// load) and two small CPU sizes for training runs. Promise: makeConfig returns a validated
+// config or throws a one-line error naming the bad field.
+
+/** GPT-2's vocabulary: the ids of its BPE tokenizer, 0 … 50256. */
+export const VOCAB_SIZE = 50257;
+/** `<|endoftext|>`, the last id: it separates documents, and generation can stop at it. */
+export const EOT = 50256;
 
 export interface GPT2Config {
   n_layers: number; // transformer blocks
@@ -16,34 +21,33 @@ export interface GPT2Config {
   weight_tying: boolean; // lm head shares wte.weight
 }
 
-export type PresetName = 'gpt2' | 'gpt2-medium' | 'gpt2-large' | 'gpt2-xl' | 'tinystories' | 'overfit';
+export type GPT2Size = 'gpt2' | 'gpt2-medium' | 'gpt2-large' | 'gpt2-xl' | 'tinystories' | 'overfit';
 
 /** The shape of an OpenAI GPT-2 model: 50257 tokens, 1024 positions, dropout 0.1. */
 function openai(n_layers: number, d_model: number, n_heads: number): GPT2Config {
-  return { n_layers, d_model, n_heads, vocab_size: 50257, layer_norm_eps: 1e-5, init_range: 0.02, dropout: 0.1, n_ctx: 1024, d_mlp: 4 * d_model, weight_tying: true };
+  return { n_layers, d_model, n_heads, vocab_size: VOCAB_SIZE, layer_norm_eps: 1e-5, init_range: 0.02, dropout: 0.1, n_ctx: 1024, d_mlp: 4 * d_model, weight_tying: true };
 }
 
-export const PRESETS: Record<PresetName, GPT2Config> = {
+export const GPT2_SIZES: Record<GPT2Size, GPT2Config> = {
   gpt2: openai(12, 768, 12), // 124M
   'gpt2-medium': openai(24, 1024, 16), // 355M
   'gpt2-large': openai(36, 1280, 20), // 774M
   'gpt2-xl': openai(48, 1600, 25), // 1558M
   // small enough to train on two CPU cores; the tokenizer is still GPT-2's, hence vocab 50257
-  // d_model 128, 4 layers, T 128: the nanoGPT-style model issue 5 compares PyTorch on
   tinystories: { ...openai(4, 128, 4), n_ctx: 128, dropout: 0 },
   overfit: { ...openai(2, 64, 4), n_ctx: 64, dropout: 0 },
 };
 
-export function isPresetName(name: string): name is PresetName {
-  return Object.hasOwn(PRESETS, name);
+export function isGPT2Size(name: string): name is GPT2Size {
+  return Object.hasOwn(GPT2_SIZES, name);
 }
 
 /**
- * A preset with some fields replaced. d_mlp follows d_model (4·d_model) unless given, so
- * makeConfig({ d_model: 64 }) is a consistent model.
+ * A named size with some fields replaced. d_mlp follows d_model (4·d_model) unless given, so
+ * makeConfig({ d_model: 64 }) has a 256-wide MLP (the seed's `d_mlp = 4 * 768` kept 3072).
  */
-export function makeConfig(overrides: Partial<GPT2Config> = {}, preset: PresetName = 'gpt2'): GPT2Config {
-  const base = PRESETS[preset];
+export function makeConfig(overrides: Partial<GPT2Config> = {}, size: GPT2Size = 'gpt2'): GPT2Config {
+  const base = GPT2_SIZES[size];
   return validateConfig({ ...base, d_mlp: 4 * (overrides.d_model ?? base.d_model), ...overrides });
 }
 

@@ -6,7 +6,7 @@
 // that are not finite (weights with NaN/Inf, or that overflow) are an error, never a token.
 import { noGrad } from '../autograd/tensor.ts';
 import { rngFrom, type Rng } from '../autograd/random.ts';
-import { EOT } from '../data/tokenizer.ts';
+import { EOT } from './config.ts';
 import type { GPT2Model, KVCache } from './model.ts';
 
 export interface SamplingOptions {
@@ -114,7 +114,7 @@ export async function generate(model: GPT2Model, prompt: ArrayLike<number>, opts
         cache = useCache ? model.newCache() : null;
         cached = 0;
       }
-      const { logits } = noGrad(() => model.forward(Int32Array.from(feed), [1, feed.length], null, cache)); // [1, 1, V]
+      const logits = noGrad(() => model.forward(Int32Array.from(feed), [1, feed.length], { cache, lastOnly: true })); // [1, 1, V]
       cached += feed.length;
       const values = await logits.toArray();
       const bad = values.findIndex((v) => !Number.isFinite(v));

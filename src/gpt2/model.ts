@@ -1,19 +1,94 @@
-// GPT-2 (Hugging Face GPT2LMHeadModel semantics) built from tsgrad's nn layers: token and
-// position embeddings, pre-LN transformer blocks, a final LayerNorm and an lm head tied to wte.
+// GPT-2 in one file (Hugging Face GPT2LMHeadModel semantics), built from tsgrad's nn layers:
+// causal self-attention, the MLP, the pre-LN block, and the model (token and position
+// embeddings, the blocks, a final LayerNorm and an lm head tied to wte). B is the batch, T the
+// sequence, C = d_model, H heads of D = C/H, V the vocabulary.
 // Promise: namedParameters() gives exactly the Hugging Face names without `transformer.`
 // ('wte.weight', 'h.0.attn.c_attn.weight', …, 'ln_f.bias'), in Hugging Face order; the
-// same seed gives the same weights and the same dropout masks.
-import type { Tensor } from '../autograd/tensor.ts';
+// same seed gives the same weights and the same dropout masks; `loss` is the one loss that
+// training and evaluation compute.
+import { type Tensor } from '../autograd/tensor.ts';
+import { concat } from '../autograd/ops/layout.ts';
 import { linear } from '../autograd/ops/matmul.ts';
-import { crossEntropy, linearCrossEntropy } from '../autograd/ops/cross_entropy.ts';
-import { defaultRng, Rng } from '../autograd/random.ts';
+import { linearCrossEntropy } from '../autograd/ops/cross_entropy.ts';
+import { causalAttention } from '../autograd/ops/attention.ts';
+import { defaultRng, Rng, rngFrom } from '../autograd/random.ts';
 import { Module } from '../nn/module.ts';
 import { knownOptions } from '../nn/options.ts';
 import { Dropout, Embedding, GELU, LayerNorm, Linear } from '../nn/layers.ts';
-import { CausalSelfAttention, type KVCache } from '../nn/attention.ts';
+import { attentionComposed } from '../nn/attention.ts';
 import { validateConfig, type GPT2Config } from './config.ts';
 
-export type { KVCache } from '../nn/attention.ts';
+/** Keys and values of the positions seen so far, [B, H, Tpast, D] each; grown by forward. */
+export interface KVCache {
+  k: Tensor | null;
+  v: Tensor | null;
+}
+
+export interface AttentionOptions {
+  dropout?: number;
+  /** The generator for the init and the dropout masks (default: the global one, see manualSeed). */
+  rng?: Rng;
+  /** Use a fresh Rng(seed) instead. */
+  seed?: number;
+  /** std of the normal init of c_attn.weight (PyTorch default init when absent). */
+  std?: number;
+  /** std of c_proj.weight; GPT-2 scales it by 1/√(2·n_layers). */
+  projStd?: number;
+}
+
+/**
+ * Multi-head causal self-attention. The core softmax(mask(q·kᵀ/√D))·v runs as one fused kernel
+ * (autograd/ops/attention.ts), or, while attention dropout is active, composed from primitive
+ * ops (nn/attention.ts), since dropout acts on the [T, T] weights the fused kernel never forms.
+ * An optional KV cache lets generation feed one new token at a time.
+ */
+export class CausalSelfAttention extends Module {
+  c_attn: Linear; // x → q, k, v in one product: [C] → [3C]
+  // Seed bug: the seed's GPT2Attention.forward never applied c_proj (it returned the joined
+  // heads directly), so c_proj was dead weight. forward applies it.
+  c_proj: Linear; // heads joined back: [C] → [C]
+  attn_dropout: Dropout;
+  resid_dropout: Dropout;
+
+  constructor(
+    readonly d_model: number,
+    readonly n_heads: number,
+    opts: AttentionOptions = {},
+  ) {
+    super();
+    knownOptions('CausalSelfAttention', opts, { dropout: true, rng: true, seed: true, std: true, projStd: true } satisfies Record<keyof AttentionOptions, true>);
+    if (d_model % n_heads !== 0) throw new Error(`CausalSelfAttention: d_model ${d_model} is not divisible by n_heads ${n_heads}`);
+    const rng = rngFrom(opts);
+    this.c_attn = new Linear(d_model, 3 * d_model, { rng, std: opts.std });
+    this.c_proj = new Linear(d_model, d_model, { rng, std: opts.projStd ?? opts.std });
+    this.attn_dropout = new Dropout(opts.dropout ?? 0, rng);
+    this.resid_dropout = new Dropout(opts.dropout ?? 0, rng);
+  }
+
+  /** x [B, T, C] → [B, T, C]. With a cache, x holds only the new positions. */
+  forward(x: Tensor, cache: KVCache | null = null): Tensor {
+    const [B, T, C] = x.shape;
+    const H = this.n_heads;
+    const D = C / H;
+    const qkv = this.c_attn.forward(x); // [B, T, 3C]
+    const heads = (i: number) => qkv.slice(-1, i * C, (i + 1) * C).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
+    const q = heads(0);
+    let k = heads(1);
+    let v = heads(2);
+    if (cache !== null) {
+      if (cache.k !== null && cache.v !== null) {
+        k = concat([cache.k, k], 2); // [B, H, Tpast + T, D]
+        v = concat([cache.v, v], 2);
+      }
+      cache.k = k;
+      cache.v = v;
+    }
+    const dropping = this.attn_dropout.training && this.attn_dropout.p > 0;
+    const y = dropping ? attentionComposed(q, k, v, (att) => this.attn_dropout.forward(att)) : causalAttention(q, k, v); // [B, H, T, D]
+    const joined = y.transpose(1, 2).reshape([B, T, C]); // heads side by side again
+    return this.resid_dropout.forward(this.c_proj.forward(joined)); // [B, T, C]
+  }
+}
 
 /** Where the weights come from: one Rng, the std of most weights, that of residual projections. */
 interface Init {
@@ -39,15 +114,13 @@ export class GPT2MLP extends Module {
 
   forward(x: Tensor): Tensor {
     const h = this.gelu.forward(this.c_fc.forward(x)); // [B, T, d_mlp]
-    return this.dropout.forward(this.c_proj.forward(h)); // [B, T, d_model]
+    return this.dropout.forward(this.c_proj.forward(h)); // [B, T, C]
   }
 }
 
 /** One pre-LN transformer block: x + attn(ln_1(x)), then + mlp(ln_2(x)). */
 export class GPT2Block extends Module {
   ln_1: LayerNorm;
-  // Seed bug: the seed's GPT2Attention.forward never applied c_proj (it returned the joined
-  // heads directly), so c_proj was dead weight. nn's CausalSelfAttention applies it.
   attn: CausalSelfAttention;
   ln_2: LayerNorm;
   mlp: GPT2MLP;
@@ -60,18 +133,11 @@ export class GPT2Block extends Module {
     this.mlp = new GPT2MLP(cfg, init);
   }
 
-  /** x [B, T, d_model] → [B, T, d_model]; with a cache, x holds only the new positions. */
+  /** x [B, T, C] → [B, T, C]; with a cache, x holds only the new positions. */
   forward(x: Tensor, cache: KVCache | null = null): Tensor {
-    x = x.add(this.attn.forward(this.ln_1.forward(x), cache)); // [B, T, d_model]
-    return x.add(this.mlp.forward(this.ln_2.forward(x))); // [B, T, d_model]
+    x = x.add(this.attn.forward(this.ln_1.forward(x), cache)); // [B, T, C]
+    return x.add(this.mlp.forward(this.ln_2.forward(x))); // [B, T, C]
   }
-}
-
-export interface GPT2Output {
-  /** [B, T, V] with targets; [B, 1, V] (the last position only) without. */
-  logits: Tensor;
-  /** Mean cross-entropy over the targets that are not −1; null without targets. */
-  loss: Tensor | null;
 }
 
 export interface GPT2ModelOptions {
@@ -81,10 +147,17 @@ export interface GPT2ModelOptions {
   init?: boolean;
 }
 
+export interface ForwardOptions {
+  /** The blocks' keys and values so far (newCache()); tokens are then the positions after them, and the cache grows by T. */
+  cache?: KVCache[] | null;
+  /** Only the last position's logits, [B, 1, V]: what generation reads (the lm head costs T·C·V otherwise). */
+  lastOnly?: boolean;
+}
+
 export class GPT2Model extends Module {
   // Field order is the parameter order: the Hugging Face order.
-  wte: Embedding; // token embeddings [vocab_size, d_model]
-  wpe: Embedding; // position embeddings [n_ctx, d_model]
+  wte: Embedding; // token embeddings [V, C]
+  wpe: Embedding; // position embeddings [n_ctx, C]
   embd_dropout: Dropout;
   h: GPT2Block[];
   ln_f: LayerNorm;
@@ -121,62 +194,54 @@ export class GPT2Model extends Module {
     return this.h.map(() => ({ k: null, v: null }));
   }
 
-  /**
-   * tokens [B, T] (row-major), targets [B, T] or null (−1 = ignore). With a cache, tokens
-   * are the positions after the cached ones, and the cache grows by T.
-   */
-  forward(tokens: Int32Array, shape: [number, number], targets: Int32Array | null = null, cache: KVCache[] | null = null): GPT2Output {
-    const [B, T] = shape;
-    if (targets !== null && targets.length !== B * T) throw new Error(`GPT2Model.forward: ${targets.length} targets for ${B * T} tokens`);
-    const x = this.hidden(tokens, shape, cache); // [B, T, d_model]
-    if (targets !== null) {
-      const logits = this.head(x); // [B, T, V]
-      return { logits, loss: crossEntropy(logits, targets, { ignoreIndex: -1 }) };
-    }
-    return { logits: this.head(x.slice(1, T - 1, T)), loss: null }; // [B, 1, V]
+  /** tokens [B, T] (row-major) → logits [B, T, V]: the scores of each position's next token. */
+  forward(tokens: Int32Array, shape: [number, number], opts: ForwardOptions = {}): Tensor {
+    knownOptions('GPT2Model.forward', opts, { cache: true, lastOnly: true } satisfies Record<keyof ForwardOptions, true>);
+    const T = shape[1];
+    const x = this.hidden('GPT2Model.forward', tokens, shape, opts.cache ?? null); // [B, T, C]
+    return linear(opts.lastOnly ? x.slice(1, T - 1, T) : x, this.headWeight()); // [B, T, V] or [B, 1, V]
   }
 
   /**
-   * The mean cross-entropy alone, what training and evaluation need: the same number as
-   * forward(tokens, shape, targets).loss, but through the fused lm-head + loss op, which
-   * never allocates the [B, T, V] logits (at V = 50257 that allocation costs more than the math).
+   * The mean cross-entropy of the next-token targets [B, T] (−1 = ignore): what training and
+   * evaluation compute. The lm head and the loss are one op (linearCrossEntropy) that never
+   * allocates the [B, T, V] logits; it equals crossEntropy(forward(tokens, shape), targets).
    */
   loss(tokens: Int32Array, shape: [number, number], targets: Int32Array): Tensor {
     const [B, T] = shape;
     if (targets.length !== B * T) throw new Error(`GPT2Model.loss: ${targets.length} targets for ${B * T} tokens`);
-    const x = this.hidden(tokens, shape, null); // [B, T, d_model]
-    if (this.lm_head !== null) return crossEntropy(this.head(x), targets, { ignoreIndex: -1 });
-    return linearCrossEntropy(x, this.wte.weight, targets, { ignoreIndex: -1 }); // tied head: wte [V, d_model]
+    const x = this.hidden('GPT2Model.loss', tokens, shape, null); // [B, T, C]
+    return linearCrossEntropy(x, this.headWeight(), targets, { ignoreIndex: -1 }); // []
   }
 
-  /** The transformer trunk: embeddings, the blocks and ln_f; [B, T] ids → [B, T, d_model]. */
-  private hidden(tokens: Int32Array, shape: [number, number], cache: KVCache[] | null): Tensor {
+  /** The transformer trunk: embeddings, the blocks and ln_f; [B, T] ids → [B, T, C]. Errors start with `where`. */
+  private hidden(where: string, tokens: Int32Array, shape: [number, number], cache: KVCache[] | null): Tensor {
     const [B, T] = shape;
     const { n_ctx, vocab_size } = this.cfg;
-    if (!Number.isInteger(B) || !Number.isInteger(T) || B <= 0 || T <= 0) throw new Error(`GPT2Model.forward: shape [${B}, ${T}] must be two positive integers`);
-    if (tokens.length !== B * T) throw new Error(`GPT2Model.forward: ${tokens.length} tokens do not fill shape [${B}, ${T}]`);
-    if (cache !== null && cache.length !== this.h.length) throw new Error(`GPT2Model.forward: cache has ${cache.length} layers, the model ${this.h.length}`);
+    if (!Number.isInteger(B) || !Number.isInteger(T) || B <= 0 || T <= 0) throw new Error(`${where}: shape [${B}, ${T}] must be two positive integers`);
+    if (tokens.length !== B * T) throw new Error(`${where}: ${tokens.length} tokens do not fill shape [${B}, ${T}]`);
+    if (cache !== null && cache.length !== this.h.length) throw new Error(`${where}: cache has ${cache.length} layers, the model ${this.h.length}`);
     const past = cache?.[0].k?.shape[2] ?? 0; // positions already in the cache
     if (past + T > n_ctx) {
       const cached = past > 0 ? ` (${T} new after ${past} cached)` : '';
-      throw new Error(`GPT2Model.forward: sequence length ${past + T}${cached} exceeds n_ctx ${n_ctx}`);
+      throw new Error(`${where}: sequence length ${past + T}${cached} exceeds n_ctx ${n_ctx}`);
     }
     for (let i = 0; i < tokens.length; i++) {
       if (tokens[i] < 0 || tokens[i] >= vocab_size) {
-        throw new Error(`GPT2Model.forward: token id ${tokens[i]} at position ${i % T} of row ${Math.floor(i / T)} is out of range [0, ${vocab_size})`);
+        throw new Error(`${where}: token id ${tokens[i]} at position ${i % T} of row ${Math.floor(i / T)} is out of range [0, ${vocab_size})`);
       }
     }
 
     const positions = Int32Array.from({ length: T }, (_, t) => past + t);
-    const tok_emb = this.wte.forward(tokens, [B, T]); // [B, T, d_model]
-    const pos_emb = this.wpe.forward(positions, [T]); // [T, d_model]
-    let x = this.embd_dropout.forward(tok_emb.add(pos_emb)); // [B, T, d_model]
-    this.h.forEach((block, i) => (x = block.forward(x, cache?.[i] ?? null))); // [B, T, d_model]
-    return this.ln_f.forward(x); // [B, T, d_model]
+    const tok_emb = this.wte.forward(tokens, [B, T]); // [B, T, C]
+    const pos_emb = this.wpe.forward(positions, [T]); // [T, C]
+    let x = this.embd_dropout.forward(tok_emb.add(pos_emb)); // [B, T, C]
+    this.h.forEach((block, i) => (x = block.forward(x, cache?.[i] ?? null))); // [B, T, C]
+    return this.ln_f.forward(x); // [B, T, C]
   }
 
-  /** x [..., d_model] → logits [..., V], reading wte.weight [V, d_model] as Wᵀ (no copy). */
-  private head(x: Tensor): Tensor {
-    return this.lm_head === null ? linear(x, this.wte.weight) : this.lm_head.forward(x);
+  /** The lm head's weight [V, C], read as Wᵀ by linear: wte.weight itself when tied (no copy). */
+  private headWeight(): Tensor {
+    return this.lm_head === null ? this.wte.weight : this.lm_head.weight;
   }
 }

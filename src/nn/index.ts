@@ -2,7 +2,7 @@
 export { Module } from './module.ts';
 export { Parameter } from './parameter.ts';
 export { Linear, Embedding, LayerNorm, GELU, Dropout, type InitOptions } from './layers.ts';
-export { CausalSelfAttention, attentionComposed, type KVCache, type AttentionOptions } from './attention.ts';
+export { attentionComposed } from './attention.ts';
 export { AdamW, type AdamWOptions, type ParamGroup } from './optim/adamw.ts';
 export { SGD, type SGDOptions } from './optim/sgd.ts';
 export { clipGradNorm, gradNorm } from './optim/clip.ts';

@@ -1,35 +1,24 @@
-// Where training batches come from. Two sources behind one interface:
+// Where training batches come from, without Node APIs (BatchSource, ./io.ts):
 //   - the seed's overfit text ("Hello, I am a large language model." × 500), random windows
 //     drawn like the seed's get_batch;
-//   - a pretokenized directory (train.bin, val.bin), read through TokenDataset/DataLoader.
-// Promise: errors about missing or malformed data are thrown by openBatches, before training:
-// every id of train.bin and val.bin is checked there (one pass over each file).
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+//   - numbered token windows (a .bin read by TokenDataset, ./batches.node.ts), through a
+//     resumable, seeded DataLoader, with validation windows in order.
+// Promise: errors about data too short for the window are thrown here, before training.
 import type { Rng } from '../autograd/random.ts';
-import { DataLoader, evalBatches, randomBatch, TokenDataset, type Batch, type DataLoaderState } from '../data/dataset.ts';
+import { DataLoader, evalBatches, randomBatch, type TokenWindows } from '../data/loader.ts';
 import { encodeOrdinary } from '../data/tokenizer.ts';
 import type { TrainConfig } from './config.ts';
-
-export interface BatchSource {
-  /** The next training batch, [B, T] inputs and targets. */
-  next(rng: Rng): Batch;
-  /** Validation batches in order, or null when there is no validation set. */
-  evalBatches(batchSize: number, maxBatches: number): Iterable<Batch> | null;
-  /** Position in the data, for checkpoints (null when the Rng alone determines it). */
-  state(): DataLoaderState | null;
-  loadState(state: DataLoaderState | null): void;
-  close(): void;
-}
+import type { BatchSource } from './io.ts';
 
 /** The seed's overfit text: 4,500 GPT-2 tokens. */
 export const OVERFIT_TEXT = 'Hello, I am a large language model.'.repeat(500);
 
-function textSource(cfg: TrainConfig): BatchSource {
+/** Random windows of the overfit text, drawn with the loop's Rng (which checkpoints save). */
+export function textBatches(cfg: TrainConfig): BatchSource {
   const tokens = encodeOrdinary(OVERFIT_TEXT);
   if (tokens.length < cfg.ctx + 1) throw new Error(`--ctx ${cfg.ctx} is longer than the overfit text (${tokens.length} tokens)`);
   return {
-    next: (rng) => randomBatch(tokens, cfg.ctx, cfg.batchSize, rng),
+    next: (rng: Rng) => randomBatch(tokens, cfg.ctx, cfg.batchSize, rng),
     evalBatches: () => null,
     state: () => null,
     loadState: () => {},
@@ -37,14 +26,8 @@ function textSource(cfg: TrainConfig): BatchSource {
   };
 }
 
-function fileSource(cfg: TrainConfig, dir: string): BatchSource {
-  const trainPath = join(dir, 'train.bin');
-  const valPath = join(dir, 'val.bin');
-  if (!existsSync(dir)) throw new Error(`--data ${dir}: no such directory`);
-  if (!existsSync(trainPath)) throw new Error(`--data ${dir}: no train.bin there (make one with npm run pretokenize)`);
-  if (cfg.evalEvery > 0 && !existsSync(valPath)) throw new Error(`--data ${dir}: no val.bin there, needed for --eval-every ${cfg.evalEvery} (or pass --eval-every 0)`);
-  const train = new TokenDataset(trainPath, cfg.ctx, { fullScan: true });
-  const val = existsSync(valPath) ? new TokenDataset(valPath, cfg.ctx, { fullScan: true }) : null;
+/** Training windows shuffled per epoch with cfg.seed (or in order), validation windows in order. */
+export function windowBatches(cfg: TrainConfig, train: TokenWindows, val: TokenWindows | null, close: () => void): BatchSource {
   const loader = new DataLoader(train, { batchSize: cfg.batchSize, shuffle: cfg.shuffle, seed: cfg.seed });
   return {
     next: () => loader.nextBatch(),
@@ -53,13 +36,6 @@ function fileSource(cfg: TrainConfig, dir: string): BatchSource {
     loadState: (s) => {
       if (s !== null) loader.loadState(s);
     },
-    close: () => {
-      train.close();
-      val?.close();
-    },
+    close,
   };
-}
-
-export function openBatches(cfg: TrainConfig): BatchSource {
-  return cfg.data === null ? textSource(cfg) : fileSource(cfg, cfg.data);
 }

@@ -1,12 +1,9 @@
-// The run's record: metrics.jsonl (one JSON object per step, one per evaluation) and
-// loss.svg, a picture of the train and validation loss a person can open in a browser.
-// Promise: on resume, records from steps after the checkpoint are dropped, and so is a last
-// line cut short by a failed append (a full disk), so the file reads as one uninterrupted
-// run. Every error (a line that is not JSON, a failed write) names the file.
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import * as vega from 'vega';
-import * as vegaLite from 'vega-lite';
+// The run's record, as metrics.jsonl holds it: one object per step, one per evaluation; how a
+// step reads as a line; and which records a resumed run keeps.
+// Promise: a last line cut short by a failed append (a full disk) is left out, any other line
+// that is not JSON is an error naming the file and the line; a resume keeps exactly the records
+// of the steps before its checkpoint, so the record reads as one uninterrupted run.
+import type { TrainConfig } from './config.ts';
 
 export interface StepMetrics {
   step: number;
@@ -22,85 +19,31 @@ export interface EvalMetrics {
   val_loss: number;
 }
 
-/** Writes `text` to path (appended, or whole through a renamed temporary file); a failure names the file (ENOSPC does not). */
-function writeText(path: string, text: string, how: 'append' | 'replace'): void {
-  try {
-    if (how === 'append') {
-      appendFileSync(path, text);
-    } else {
-      writeFileSync(path + '.tmp', text);
-      renameSync(path + '.tmp', path);
-    }
-  } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`);
-  }
+export type MetricsRecord = StepMetrics | EvalMetrics;
+
+/** A step as a line, in the seed notebook's format (`step=  10 | Loss: 5.922181`) with --seed-log. */
+export function formatStep(cfg: Pick<TrainConfig, 'seedLog'>, m: StepMetrics): string {
+  if (cfg.seedLog) return `step=${String(m.step).padStart(4)} | Loss: ${m.loss.toFixed(6)}`;
+  return `step ${String(m.step).padStart(5)} | loss ${m.loss.toFixed(4)} | lr ${m.lr.toExponential(2)} | grad norm ${m.grad_norm.toFixed(3)} | ${m.tokens_per_s.toFixed(0)} tok/s | ${m.elapsed_s.toFixed(1)} s`;
 }
 
-export class MetricsLog {
-  readonly path: string;
-
-  /** Opens out/metrics.jsonl, keeping only records from before `fromStep` (a resume point). */
-  constructor(
-    readonly out: string,
-    fromStep: number,
-  ) {
-    this.path = join(out, 'metrics.jsonl');
-    if (fromStep === 0) {
-      writeText(this.path, '', 'replace');
-    } else if (existsSync(this.path)) {
-      const kept = this.records().filter((r) => ('val_loss' in r ? r.step <= fromStep : r.step < fromStep));
-      // a torn last line is left out by records(), so the rewrite drops it
-      writeText(this.path, kept.map((r) => JSON.stringify(r) + '\n').join(''), 'replace');
+/** The records of a metrics.jsonl text, in order; `path` names it in errors. */
+export function parseMetrics(text: string, path: string): MetricsRecord[] {
+  const lines = text.split('\n'); // after the last newline: '' or a torn line
+  const records: MetricsRecord[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      records.push(JSON.parse(line));
+    } catch (err) {
+      if (i === lines.length - 1) return;
+      throw new Error(`${path} line ${i + 1}: not valid JSON (${(err as Error).message})`);
     }
-  }
+  });
+  return records;
+}
 
-  write(record: StepMetrics | EvalMetrics): void {
-    writeText(this.path, JSON.stringify(record) + '\n', 'append');
-  }
-
-  /** The records in order; a last line without its newline that is not JSON (an append cut short) is left out. */
-  records(): (StepMetrics | EvalMetrics)[] {
-    if (!existsSync(this.path)) return [];
-    const lines = readFileSync(this.path, 'utf8').split('\n'); // after the last newline: '' or a torn line
-    const records: (StepMetrics | EvalMetrics)[] = [];
-    lines.forEach((line, i) => {
-      if (line.trim() === '') return;
-      try {
-        records.push(JSON.parse(line));
-      } catch (err) {
-        if (i === lines.length - 1) return;
-        throw new Error(`${this.path} line ${i + 1}: not valid JSON (${(err as Error).message})`);
-      }
-    });
-    return records;
-  }
-
-  /** Writes loss.svg: train loss per step, validation loss per evaluation with a dot at each (Vega-Lite). */
-  async plot(): Promise<string> {
-    const values = this.records().map((r) => ('val_loss' in r ? { step: r.step, loss: r.val_loss, split: 'validation' } : { step: r.step, loss: r.loss, split: 'train' }));
-    const spec = vegaLite.compile({
-      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-      title: 'tsgrad training loss',
-      width: 640,
-      height: 320,
-      background: 'white',
-      data: { values },
-      encoding: {
-        x: { field: 'step', type: 'quantitative', title: 'step' },
-        y: { field: 'loss', type: 'quantitative', title: 'cross-entropy loss' },
-        color: { field: 'split', type: 'nominal', title: null },
-      },
-      layer: [
-        { mark: { type: 'line', interpolate: 'linear' } },
-        // evaluations are few: a dot for each, so a single one shows (a line needs two)
-        { transform: [{ filter: "datum.split === 'validation'" }], mark: { type: 'point', filled: true, size: 40 } },
-      ],
-    }).spec;
-    const view = new vega.View(vega.parse(spec), { renderer: 'none' });
-    const svg = await view.toSVG();
-    view.finalize();
-    const path = join(this.out, 'loss.svg');
-    writeText(path, svg, 'replace');
-    return path;
-  }
+/** The records a run resumed at `fromStep` keeps: steps before it, and the evaluation at it. */
+export function recordsBefore(records: MetricsRecord[], fromStep: number): MetricsRecord[] {
+  return records.filter((r) => ('val_loss' in r ? r.step <= fromStep : r.step < fromStep));
 }

@@ -1,8 +1,8 @@
 // Parity with PyTorch, like llm.c's test_gpt2, on one backend at a time: the tiny random
 // GPT-2 saved by test/fixtures/make_reference.py (Hugging Face layout) is loaded through the HF
 // loader and must give torch's logits, loss, the gradient of every parameter (through both loss
-// paths: forward's cross-entropy over the logits, and model.loss, the fused lm head + loss that
-// training runs) and, after 10 AdamW steps on the fixture's batch, torch's losses and every
+// paths: crossEntropy over forward's logits, and model.loss, the fused lm head + loss that
+// training and evaluation run) and, after 10 AdamW steps on the fixture's batch, torch's losses and every
 // parameter; each backend within its own tolerances, stated below beside the errors observed.
 // test/gpt2_parity.test.ts runs it on js and cpu, test/gpujs_backends.test.ts on the gpu.js backends.
 import assert from 'node:assert/strict';
@@ -10,9 +10,10 @@ import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../../src/autograd/tensor.ts';
+import { crossEntropy } from '../../src/autograd/ops/cross_entropy.ts';
 import { setBackend, type Backend } from '../../src/autograd/backends/registry.ts';
 import { AdamW } from '../../src/nn/optim/adamw.ts';
-import { loadModel, readSafetensors } from '../../src/gpt2/checkpoint.node.ts';
+import { loadModel, readSafetensors } from '../../src/data/model_files.ts';
 import type { GPT2Model } from '../../src/gpt2/model.ts';
 import { saveTensors } from '../../src/gpt2/hf.ts';
 
@@ -109,18 +110,19 @@ async function parityErrors(log: (line: string) => void): Promise<ParityErrors> 
   model.train(); // the fixture has dropout 0: train mode computes the same numbers
   const start = await fileTensors(model);
 
-  const { logits, loss } = model.forward(tokens, [ref.B, ref.T], targets);
+  const logits = model.forward(tokens, [ref.B, ref.T]);
+  const loss = crossEntropy(logits, targets, { ignoreIndex: -1 });
   const refLogits = refTensors.get('logits')!;
   assert.deepEqual(logits.shape, refLogits.shape);
   const logitsErr = maxAbsDiff(await logits.toArray(), refLogits.data) / maxAbs(refLogits.data);
   log(`logits ${logitsErr.toExponential(2)}`);
-  loss!.backward();
+  loss.backward();
   const grads = worstRelative(await fileTensors(model, (p) => p.grad!), 'grad.', 'grad (forward)', log);
   model.zeroGrad();
   const fused = model.loss(tokens, [ref.B, ref.T], targets);
   fused.backward();
   const fusedGrads = worstRelative(await fileTensors(model, (p) => p.grad!), 'grad.', 'grad (loss)', log);
-  const lossErr = Math.max(...(await Promise.all([loss!, fused].map(scalar))).map((l) => Math.abs(l - ref.loss) / ref.loss));
+  const lossErr = Math.max(...(await Promise.all([loss, fused].map(scalar))).map((l) => Math.abs(l - ref.loss) / ref.loss));
   log(`loss ${lossErr.toExponential(2)}`);
 
   // AdamW on the same batch, as training steps: decay on ≥2-D tensors only, as the reference

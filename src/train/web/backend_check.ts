@@ -15,7 +15,7 @@ import { Rng } from '../../autograd/random.ts';
 import { tensor, type Tensor } from '../../autograd/tensor.ts';
 import { causalAttention } from '../../autograd/ops/attention.ts';
 import { layerNorm } from '../../autograd/ops/layernorm.ts';
-import { PRESETS } from '../../gpt2/config.ts';
+import { GPT2_SIZES } from '../../gpt2/config.ts';
 import { GPT2Model } from '../../gpt2/model.ts';
 import { AdamW } from '../../nn/optim/adamw.ts';
 import { encodeOrdinary } from '../../data/tokenizer.ts';
@@ -54,7 +54,7 @@ export async function backendCheck(): Promise<CheckValues> {
   const ids = encodeOrdinary(TEXT);
   const x = Int32Array.from({ length: B * T }, (_, i) => ids[(i % T) + 5 * Math.floor(i / T)]);
   const y = Int32Array.from({ length: B * T }, (_, i) => ids[(i % T) + 5 * Math.floor(i / T) + 1]);
-  const model = new GPT2Model(PRESETS.overfit, { seed: 1337 });
+  const model = new GPT2Model(GPT2_SIZES.overfit, { seed: 1337 });
   const opt = new AdamW(model.parameters(), { lr: 3e-3, betas: [0.9, 0.999], weightDecay: 0 });
   const losses: number[] = [];
   for (let step = 0; step < STEPS; step++) {

@@ -1,12 +1,12 @@
-// CLI: npm run pretokenize -- --split train|validation --out DIR [--source hub|PATH] [--max-examples N] [--max-story-chars N]
+// `npm run pretokenize -- --split train|validation --out DIR [--source hub|PATH] [--max-examples N] [--max-story-chars N]`
 // Writes DIR/train.bin or DIR/val.bin (+ .json sidecar) from TinyStories on the hub or a local
-// .txt/.parquet file; flags: PRETOKENIZE_COMMAND (src/train/commands.ts).
+// .txt/.parquet file; flags: PRETOKENIZE_COMMAND (./commands.ts).
 // Exit codes: 0 done, 1 failed (message on stderr), 2 bad command line.
 import { pretokenizeSplit } from './prepare.ts';
-import type { Split } from './sources.ts';
-import { parseCommand } from '../train/flags.ts';
-import { PRETOKENIZE_COMMAND } from '../train/commands.ts';
-import { runCli } from '../train/cli.ts';
+import type { Split } from '../../data/sources.ts';
+import { parseCommand } from './flags.ts';
+import { PRETOKENIZE_COMMAND } from './commands.ts';
+import { runCli } from './run_cli.ts';
 
 runCli('pretokenize', async () => {
   const flags = parseCommand(PRETOKENIZE_COMMAND, process.argv.slice(2)) as { source: string; split: Split; out: string; 'max-examples'?: number; 'max-story-chars': number };

@@ -2,13 +2,15 @@
 // Loads a GPT-2 (a Hugging Face model directory, or OpenAI's by name) and continues a prompt,
 // streaming the text to stdout as tokens arrive. Promise: with --json, stdout holds exactly
 // one JSON object { prompt_ids, ids, text } and nothing else; mistakes exit with code 2.
-import { decode, encodeOrdinary, EOT } from '../data/tokenizer.ts';
-import { fromPretrained } from '../gpt2/checkpoint.node.ts';
-import { generate } from '../gpt2/generate.ts';
+import { decode, encodeOrdinary } from '../../data/tokenizer.ts';
+import { EOT } from '../../gpt2/config.ts';
+import { fromPretrained } from '../../data/pretrained.ts';
+import { generate } from '../../gpt2/generate.ts';
+import { downloadBar } from './progress.ts';
 import { parseCommand, selectBackend } from './flags.ts';
 import { GENERATE_COMMAND } from './commands.ts';
-import { runCli } from './cli.ts';
-import { ConfigError } from './errors.ts';
+import { runCli } from './run_cli.ts';
+import { ConfigError } from '../errors.ts';
 
 /** "1, 2,3" → [1, 2, 3]. */
 function parseIds(list: string): number[] {
@@ -32,7 +34,7 @@ async function main(args: string[]): Promise<void> {
   if (promptIds.length === 0) throw new ConfigError('--prompt is empty');
 
   await selectBackend(flags.backend);
-  const model = await fromPretrained(flags.model);
+  const model = await fromPretrained(flags.model, { onDownload: downloadBar });
   if (flags.seed === undefined && temperature > 0) process.stderr.write(`seed ${seed}\n`); // to reproduce this run
 
   // Stream: decode everything so far and print what is new, holding back a trailing U+FFFD

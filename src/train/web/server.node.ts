@@ -8,7 +8,7 @@ import { context } from 'esbuild';
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pageBuildOptions } from './bundle.ts';
+import { pageBuildOptions } from './bundle.node.ts';
 
 /** The headers that make a page cross-origin isolated; a static host must send them too. */
 export const ISOLATION_HEADERS = {

@@ -1,7 +1,7 @@
 // How every tsgrad command ends: run main, print a failure as one line on stderr, and exit
 // with 0 (done), 1 (failed: NaN loss, missing file, I/O) or 2 (bad command line) once
 // stdout has been flushed (so `--json` output piped elsewhere is never cut short).
-import { ConfigError, HelpRequested } from './errors.ts';
+import { ConfigError, HelpRequested } from '../errors.ts';
 
 export function runCli(name: string, main: () => Promise<void>): void {
   const exit = (code: number) => process.stdout.write('', () => process.exit(code));

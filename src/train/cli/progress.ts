@@ -1,9 +1,15 @@
-// Progress on stderr, for every long job (downloads, pretokenizing, training): on a terminal a
-// live cli-progress bar with lines printed above it, elsewhere (CI logs, pipes) plain lines.
+// What a person sees of every long job (downloads, pretokenizing, evaluation, training): on a
+// terminal a live cli-progress bar on stderr with lines printed above it, elsewhere (CI logs,
+// pipes, --no-progress) plain lines.
 // Promise: the bar is redrawn as values arrive, not by a timer, so a loop that never yields
 // to the event loop still shows it; a line printed above the bar appears at once; stop()
 // leaves the final state on screen and the terminal's settings as they were.
 import cliProgress from 'cli-progress';
+import type { DownloadReporter } from '../../data/hub.ts';
+import type { TrainConfig } from '../config.ts';
+import type { TrainProgress } from '../io.ts';
+import { lineProgress } from '../loop.ts';
+import { formatStep, type StepMetrics } from '../metrics.ts';
 
 /** A live bar on a terminal stream. */
 export interface LiveBar {
@@ -101,5 +107,31 @@ export function startProgress(label: string, total: number, unit: string, stream
     stop() {
       stream.write(line() + '\n');
     },
+  };
+}
+
+/** A download's progress (`onDownload` of hubSource and fromPretrained): a bar of bytes, labelled with the file. */
+export function downloadBar(file: string, size: number): DownloadReporter {
+  const bar = startProgress(`download ${file}`, size, 'B');
+  return { onProgress: ({ received }) => bar.update(received), done: () => bar.stop() };
+}
+
+/**
+ * A training run's progress (the loop's TrainProgress): on a terminal, a live bar on stderr
+ * (step/total, loss, tokens/s, ETA) with every logEvery-th step's line and the run's other lines
+ * above it when stdout is that terminal too (to `log` otherwise, so a file or pipe keeps every
+ * line); off a terminal or with --no-progress, the lines alone through `log`.
+ */
+export function trainProgress(cfg: TrainConfig, firstStep: number, log: (line: string) => void): TrainProgress {
+  if (!cfg.progress || !process.stderr.isTTY) return lineProgress(cfg, log);
+  const bar = liveBar('step {value}/{total} | loss {loss} | {tps} tok/s | ETA {eta_formatted} [{bar}]', cfg.steps, firstStep, { loss: '-', tps: '-' });
+  const print = process.stdout.isTTY ? bar.print : log;
+  return {
+    update: (done: number, m: StepMetrics) => {
+      bar.update(done, { loss: m.loss.toFixed(4), tps: m.tokens_per_s.toFixed(0) });
+      if (m.step % cfg.logEvery === 0) print(formatStep(cfg, m));
+    },
+    interrupt: print,
+    stop: () => bar.stop(),
   };
 }

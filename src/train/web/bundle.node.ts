@@ -3,7 +3,7 @@
 // load on demand (gpu.js only for webgpu and webasm): code splitting makes them chunks of their
 // own. gpu.js comes from its package's browser build. Names are kept: the gpu.js backends
 // check which gpu.js kernel class ran.
-// Promise: the same options for `npm run web` (served from memory, see ./server.ts) and
+// Promise: the same options for `npm run web` (served from memory, see ./server.node.ts) and
 // `npm run web:build` (written to a folder, minified, nothing stale left beside it).
 import { build, type BuildOptions } from 'esbuild';
 import { existsSync, readdirSync, rmSync } from 'node:fs';

@@ -2,13 +2,13 @@
 // value kind, allowed values and default. The same table parses argv (node:util parseArgs,
 // strict), checks every value, reads `--config FILE.json` where the command takes one, and
 // writes `--help`, so help and parsing cannot disagree.
-// Promise: every mistake is one ConfigError line (src/train/cli.ts's runCli exits 2); --help
+// Promise: every mistake is one ConfigError line (./run_cli.ts's runCli exits 2); --help
 // is a HelpRequested carrying the help text (exit 0).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { registeredBackends } from '../autograd/backends/registry.ts';
-import { ConfigError, HelpRequested } from './errors.ts';
-import { defaultBackendName, useBackend } from './backend_flag.ts';
+import { registeredBackends } from '../../autograd/backends/registry.ts';
+import { ConfigError, HelpRequested } from '../errors.ts';
+import { defaultBackendName, useBackend } from './backend.ts';
 
 export type FlagValue = string | number | boolean;
 

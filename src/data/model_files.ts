@@ -1,19 +1,16 @@
-// GPT-2 checkpoints on disk (Node): safetensors files read tensor by tensor through a file
-// handle, atomic writes, model directories in the Hugging Face layout (config.json +
-// model.safetensors), and fromPretrained, which fetches OpenAI's weights from the hub.
+// GPT-2 models on disk: safetensors files read tensor by tensor through a file handle, atomic
+// writes, and model directories in the Hugging Face layout (config.json + model.safetensors),
+// through gpt2/hf.ts's mapping of that layout onto GPT2Model. ./pretrained.ts fetches OpenAI's.
 // Promise: a reader never holds more than one tensor beyond the model, opens only regular files,
 // and builds the model only after the config matched the file's header; a failed or
 // interrupted save leaves the previous files intact, a finished one is on disk (files and
 // directory flushed), and a failed write names its file.
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { DownloadProgress } from '../data/download.ts';
-import { cachedHubFile, hfEndpoint, hubFile, hubListing } from '../data/hub.ts';
-import { openRegularFile } from '../data/regular_file.ts';
-import { startProgress, type Progress } from '../data/progress.ts';
-import { checkCheckpoint, fromHfConfig, loadTensors, saveTensors, toHfConfig } from './hf.ts';
-import { GPT2Model, type GPT2ModelOptions } from './model.ts';
-import { encodeHeader, parseHeader, readHeaderLength, toFloat32, type SafetensorsHeader } from './safetensors.ts';
+import { openRegularFile } from './regular_file.ts';
+import { checkCheckpoint, fromHfConfig, loadTensors, saveTensors, toHfConfig } from '../gpt2/hf.ts';
+import { GPT2Model, type GPT2ModelOptions } from '../gpt2/model.ts';
+import { encodeHeader, parseHeader, readHeaderLength, toFloat32, type SafetensorsHeader } from '../gpt2/safetensors.ts';
 
 /** An open safetensors file: the checked header now, each tensor's numbers when asked. */
 export class SafetensorsFile {
@@ -150,9 +147,7 @@ export async function saveModel(model: GPT2Model, dir: string): Promise<void> {
 
 /** Loads a Hugging Face GPT-2 model directory (config.json + model.safetensors). */
 export function loadModel(dir: string, opts: GPT2ModelOptions = {}): GPT2Model {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new Error(`model directory '${dir}' not found (expected config.json and model.safetensors, or one of ${HF_MODELS.join(', ')})`);
-  }
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`model directory '${dir}' not found (expected config.json and model.safetensors)`);
   const configPath = join(dir, 'config.json');
   const weightsPath = join(dir, 'model.safetensors');
   for (const p of [configPath, weightsPath]) if (!existsSync(p)) throw new Error(`model directory '${dir}' has no ${basename(p)}`);
@@ -164,7 +159,7 @@ export function loadModel(dir: string, opts: GPT2ModelOptions = {}): GPT2Model {
  * weights file's header (names, shapes, dtypes) before the model is built, so a config that
  * claims a bigger model than the file holds fails at once, allocating nothing.
  */
-function loadModelFiles(configPath: string, weightsPath: string, opts: GPT2ModelOptions): GPT2Model {
+export function loadModelFiles(configPath: string, weightsPath: string, opts: GPT2ModelOptions): GPT2Model {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -181,42 +176,4 @@ function loadModelFiles(configPath: string, weightsPath: string, opts: GPT2Model
   } finally {
     file.close();
   }
-}
-
-/** OpenAI's GPT-2 checkpoints, at `openai-community/<name>` on the Hugging Face hub. */
-export const HF_MODELS = ['gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl'] as const;
-
-export interface PretrainedOptions extends GPT2ModelOptions {
-  /** Download progress per file; default: a progress line on stderr. */
-  onProgress?: (file: string, p: DownloadProgress) => void;
-}
-
-/**
- * A model from a directory, or one of HF_MODELS by name: config.json and model.safetensors of
- * `openai-community/<name>`, taken from tsgrad's cache or the hub library's cache
- * (`$HF_HOME/hub`) without a network request, else downloaded from `$HF_ENDPOINT` (see
- * src/data/hub.ts: checked against the hub's listing, resumed if interrupted).
- */
-export async function fromPretrained(nameOrDir: string, opts: PretrainedOptions = {}): Promise<GPT2Model> {
-  if (!(HF_MODELS as readonly string[]).includes(nameOrDir)) return loadModel(nameOrDir, opts);
-  const repo = `openai-community/${nameOrDir}`;
-  const names = ['config.json', 'model.safetensors'];
-  let paths = names.map((name) => cachedHubFile(repo, 'model', name));
-  if (paths.includes(undefined)) {
-    const listing = await hubListing(repo, 'model', '');
-    paths = [];
-    for (const name of names) {
-      const file = listing.find((f) => f.path === name);
-      if (file === undefined) throw new Error(`${repo} on ${hfEndpoint()} has no ${name}`);
-      const onDownload = () => {
-        let bar: Progress | undefined; // the default progress line, made once the size is known
-        return {
-          onProgress: (p: DownloadProgress) => (opts.onProgress ? opts.onProgress(name, p) : (bar ??= startProgress(`${repo}/${name}`, p.total, 'B')).update(p.received)),
-          done: () => bar?.stop(),
-        };
-      };
-      paths.push(await hubFile(repo, 'model', file, { onDownload }));
-    }
-  }
-  return loadModelFiles(paths[0]!, paths[1]!, opts);
 }

@@ -6,14 +6,14 @@
 // DIR/valid.txt (TinyStories' .txt convention), `--data DIR` holding train.bin skips pretokenizing.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseTrainCommand } from './config.ts';
-import { TINYSTORIES_COMMAND } from './commands.ts';
-import { ConfigError } from './errors.ts';
-import { train } from './loop.ts';
-import { checkOut } from './run_dir.ts';
-import { defaultBackendName, useBackend } from './backend_flag.ts';
-import { runCli } from './cli.ts';
-import { pretokenizeSplit } from '../data/prepare.ts';
+import { parseTrainCommand, TINYSTORIES_COMMAND } from './commands.ts';
+import { ConfigError } from '../errors.ts';
+import { checkRun } from '../checkpoint.ts';
+import { runDir } from '../run_dir.node.ts';
+import { trainOnDisk } from '../run.node.ts';
+import { defaultBackendName, useBackend } from './backend.ts';
+import { runCli } from './run_cli.ts';
+import { pretokenizeSplit } from './prepare.ts';
 
 /** The text file of one split in a local TinyStories directory. */
 function localSplit(dir: string, file: string): string {
@@ -27,7 +27,7 @@ runCli('train:tinystories', async () => {
   const sourceDir = values.source as string;
   const maxExamples = values['max-examples'] as number | undefined;
   if (cfg.data === null) throw new ConfigError('the tinystories preset needs --data DIR');
-  checkOut(cfg); // before the download and pretokenizing, which can take minutes
+  await checkRun(cfg, runDir(cfg.out)); // before the download and pretokenizing, which can take minutes
   if (values.data === undefined || !existsSync(join(cfg.data, 'train.bin'))) {
     const splits = [
       ['train', 'train.txt'],
@@ -39,5 +39,5 @@ runCli('train:tinystories', async () => {
     }
   }
   await useBackend(cfg.backend, { profile: cfg.profile });
-  await train(cfg, { log: (line) => console.log(line) });
+  await trainOnDisk(cfg, { log: (line) => console.log(line) });
 });

@@ -3,9 +3,9 @@
 // `npm run pretokenize` (one split) and `npm run train:tinystories` (both splits).
 // Promise: a finished .bin from the same source is reused, not rebuilt.
 import { join } from 'node:path';
-import { pretokenizeAndSave, type PretokenizeResult } from './pretokenize.ts';
-import { startProgress, type Progress } from './progress.ts';
-import { hubSource, localSource, type Split, type StorySource } from './sources.ts';
+import { pretokenizeAndSave, type PretokenizeResult } from '../../data/pretokenize.ts';
+import { hubSource, localSource, type Split, type StorySource } from '../../data/sources.ts';
+import { downloadBar, startProgress, type Progress } from './progress.ts';
 
 export interface PrepareOptions {
   /** 'hub' (roneneldan/TinyStories) or a local .txt/.parquet path. */
@@ -27,10 +27,7 @@ export async function pretokenizeSplit(opts: PrepareOptions): Promise<Pretokeniz
       ? await hubSource(opts.split, {
           maxExamples: opts.maxExamples,
           maxStoryChars: opts.maxStoryChars,
-          onDownload: (file, size) => {
-            const bar = startProgress(`download ${file}`, size, 'B');
-            return { onProgress: ({ received }) => bar.update(received), done: () => bar.stop() };
-          },
+          onDownload: downloadBar,
         })
       : await localSource(opts.source, { maxStoryChars: opts.maxStoryChars });
   const outPath = join(opts.out, opts.split === 'train' ? 'train.bin' : 'val.bin');
