@@ -20,9 +20,9 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSyn
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../src/train/cli.ts';
+import { runCli } from '../src/train/cli/run_cli.ts';
 import { ConfigError } from '../src/train/errors.ts';
-import { parseCommand, type Command } from '../src/train/flags.ts';
+import { parseCommand, type Command } from '../src/train/cli/flags.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
