@@ -17,6 +17,8 @@ export interface TrainConfig {
   nHeads: number | null;
   /** Directory holding train.bin and val.bin; null trains on the seed's repeated sentence. */
   data: string | null;
+  /** A fresh model's token embedding and tied head: a row for every GPT-2 id, or ('data') for the ids train.bin holds plus one "other" row (src/gpt2/head_vocab.ts). */
+  headVocab: 'full' | 'data';
   /** Start from an HF-layout checkpoint directory or a hub name ('gpt2'); null = fresh init. */
   init: string | null;
   out: string;
@@ -67,6 +69,7 @@ const BASE: Omit<TrainConfig, 'preset' | 'model' | 'out'> = {
   dModel: null,
   nHeads: null,
   data: null,
+  headVocab: 'full',
   init: null,
   steps: 1000,
   batchSize: 8,
@@ -160,14 +163,18 @@ export const TRAIN_PRESETS: Record<string, TrainConfig> = {
   },
 };
 
-/** The model shape a fresh run builds: the --model size, with --n-layer/--d-model/--n-heads, n_ctx ≥ --ctx. */
-export function freshModelConfig(cfg: TrainConfig): GPT2Config {
+/**
+ * The model shape a fresh run builds: the --model size, with --n-layer/--d-model/--n-heads,
+ * n_ctx ≥ --ctx, and a compact head keeping headIds when given.
+ */
+export function freshModelConfig(cfg: TrainConfig, headIds: readonly number[] | null = null): GPT2Config {
   if (!isGPT2Size(cfg.model)) throw new ConfigError(`--model: unknown GPT-2 size '${cfg.model}' (known: ${Object.keys(GPT2_SIZES).join(', ')})`);
   const base = GPT2_SIZES[cfg.model];
   const dModel = cfg.dModel ?? base.d_model;
   const nHeads = cfg.nHeads ?? base.n_heads;
   if (dModel % nHeads !== 0) throw new ConfigError(`--d-model ${dModel} is not a multiple of --n-heads ${nHeads}`);
-  return makeConfig({ n_layers: cfg.nLayer ?? base.n_layers, d_model: dModel, n_heads: nHeads, n_ctx: Math.max(base.n_ctx, cfg.ctx), dropout: cfg.dropout }, cfg.model);
+  const head = headIds === null ? {} : { head_ids: headIds };
+  return makeConfig({ n_layers: cfg.nLayer ?? base.n_layers, d_model: dModel, n_heads: nHeads, n_ctx: Math.max(base.n_ctx, cfg.ctx), dropout: cfg.dropout, ...head }, cfg.model);
 }
 
 /** Checks between settings (each flag's own range is checked by its table entry); returns c. */
@@ -186,4 +193,4 @@ export function recordedSetting(config: Partial<TrainConfig>, key: keyof TrainCo
 }
 
 /** The settings that must match for --resume to continue a run (everything that shapes the math). */
-export const RESUME_KEYS: (keyof TrainConfig)[] = ['model', 'nLayer', 'dModel', 'nHeads', 'data', 'init', 'batchSize', 'ctx', 'optimizer', 'gradAccum', 'seed', 'shuffle', 'lrSchedule', 'lr', 'minLr', 'warmup', 'weightDecay', 'decayAll', 'beta1', 'beta2', 'eps', 'momentum', 'gradClip', 'dropout'];
+export const RESUME_KEYS: (keyof TrainConfig)[] = ['model', 'nLayer', 'dModel', 'nHeads', 'headVocab', 'data', 'init', 'batchSize', 'ctx', 'optimizer', 'gradAccum', 'seed', 'shuffle', 'lrSchedule', 'lr', 'minLr', 'warmup', 'weightDecay', 'decayAll', 'beta1', 'beta2', 'eps', 'momentum', 'gradClip', 'dropout'];
