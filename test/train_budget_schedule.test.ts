@@ -9,7 +9,8 @@ import { planningSteps, scheduledLr, train, TrainingStopped } from '../src/train
 import { MemoryRunStore } from '../src/train/in_memory.ts';
 import { textBatches } from '../src/train/batches.ts';
 import { stepsThatFit, TimeBudget, type Durations } from '../src/train/budget.ts';
-import { TRAIN_PRESETS, type TrainConfig } from '../src/train/config.ts';
+import { BUDGET_TIERS, TRAIN_PRESETS, type TrainConfig } from '../src/train/config.ts';
+import { parseTrainCommand, TRAIN_COMMAND } from '../src/train/cli/commands.ts';
 import type { PlanMetrics, StepMetrics } from '../src/train/metrics.ts';
 import type { StopRequests, TrainIO } from '../src/train/io.ts';
 
@@ -128,4 +129,23 @@ test('a budgeted run stopped after its plan and resumed replays the same learnin
   assert.deepEqual(b.map((s) => s.lr), a.map((s) => s.lr));
   assert.deepEqual(b.map((s) => s.loss), a.map((s) => s.loss));
   await assert.rejects(train(cfgOf({ resume: true }), fakeClockIO(store)), /is complete: it planned \d+ steps for its --max-minutes and made them/);
+});
+
+test('--preset tinystories takes the settings of its --max-minutes tier; flags and a named --model win over the tier', () => {
+  const tier = (minutes: number) => BUDGET_TIERS.tinystories.find((t) => minutes <= t.upTo)!.settings;
+  const short = parseTrainCommand(TRAIN_COMMAND, ['--preset', 'tinystories', '--max-minutes', '10']).cfg;
+  for (const [k, v] of Object.entries(tier(10))) assert.equal(short[k as keyof TrainConfig], v, k);
+  const long = parseTrainCommand(TRAIN_COMMAND, ['--preset', 'tinystories', '--max-minutes', '60']).cfg;
+  for (const [k, v] of Object.entries(tier(60))) assert.equal(long[k as keyof TrainConfig], v, k);
+  assert.notDeepEqual(tier(10), tier(60));
+  assert.equal(short.headVocab, 'data');
+  const untimed = parseTrainCommand(TRAIN_COMMAND, ['--preset', 'tinystories']).cfg;
+  assert.equal(untimed.nLayer, null, 'no budget: the preset as it is');
+  assert.equal(untimed.steps, TRAIN_PRESETS.tinystories.steps);
+  const flagged = parseTrainCommand(TRAIN_COMMAND, ['--preset', 'tinystories', '--max-minutes', '10', '--lr', '1e-3', '--ctx', '128']).cfg;
+  assert.equal(flagged.lr, 1e-3);
+  assert.equal(flagged.ctx, 128);
+  const named = parseTrainCommand(TRAIN_COMMAND, ['--preset', 'tinystories', '--max-minutes', '10', '--model', 'overfit']).cfg;
+  assert.equal(named.nLayer, null, 'a named --model keeps its shape');
+  assert.equal(named.ctx, tier(10).ctx);
 });

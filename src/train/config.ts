@@ -1,6 +1,8 @@
 // A training run's settings (TrainConfig) and the presets they start from: the seed's overfit
-// loop, TinyStories on a CPU, and the seed's GPT-2 run. The `npm run train` flags set them
-// (TRAIN_FLAGS in ./cli/commands.ts, from the command line or a --config FILE.json).
+// loop, TinyStories on a CPU, and the seed's GPT-2 run. A preset may size itself by the time it
+// is given (BUDGET_TIERS): with --max-minutes X, the tier for X applies over the preset. The
+// `npm run train` flags set them (TRAIN_FLAGS in ./cli/commands.ts, from the command line or a
+// --config FILE.json), over the preset and its tier.
 // Promise: checkSettings finds every conflict between settings before anything is read or
 // written, as one ConfigError line (a command prints it and exits 2).
 import { isGPT2Size, makeConfig, GPT2_SIZES, type GPT2Config } from '../gpt2/config.ts';
@@ -129,6 +131,7 @@ export const TRAIN_PRESETS: Record<string, TrainConfig> = {
     model: 'tinystories',
     data: 'data/tinystories',
     out: 'out/tinystories',
+    headVocab: 'data',
     steps: 2000,
     batchSize: 8,
     ctx: 128,
@@ -162,6 +165,31 @@ export const TRAIN_PRESETS: Record<string, TrainConfig> = {
     seedLog: true,
   },
 };
+
+/** Settings of a preset for budgets of at most `upTo` minutes. */
+export interface BudgetTier {
+  upTo: number;
+  settings: Partial<TrainConfig>;
+}
+
+/**
+ * The presets that size themselves by --max-minutes: the first tier whose upTo is at least the
+ * budget applies over the preset. Chosen by measurement (bench/sweep.ts, bench/RESULTS.md).
+ */
+export const BUDGET_TIERS: Record<string, BudgetTier[]> = {
+  // Budgets of minutes on a 2-core CPU see well under 4M tokens: at that scale short windows and
+  // two wide blocks lower the loss fastest per second (PyTorch and tsgrad sweeps, bench/RESULTS.md).
+  tinystories: [
+    { upTo: 20, settings: { steps: 1_000_000, nLayer: 2, dModel: 192, nHeads: 6, ctx: 64, batchSize: 16, lr: 3e-3, minLr: 3e-4 } },
+    { upTo: Infinity, settings: { steps: 1_000_000, nLayer: 2, dModel: 256, nHeads: 8, ctx: 64, batchSize: 16, lr: 3e-3, minLr: 3e-4 } },
+  ],
+};
+
+/** What preset's tier for a budget of maxMinutes sets ({} without a budget or tiers). */
+export function budgetSettings(preset: string, maxMinutes: number): Partial<TrainConfig> {
+  if (!(maxMinutes > 0)) return {};
+  return { ...BUDGET_TIERS[preset]?.find((t) => maxMinutes <= t.upTo)?.settings };
+}
 
 /**
  * The model shape a fresh run builds: the --model size, with --n-layer/--d-model/--n-heads,

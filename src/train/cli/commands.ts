@@ -4,7 +4,7 @@
 import { GPT2_SIZES } from '../../gpt2/config.ts';
 import { HF_MODELS } from '../../data/pretrained.ts';
 import { MAX_STORY_CHARS } from '../../data/sources.ts';
-import { checkSettings, TRAIN_PRESETS, type TrainConfig } from '../config.ts';
+import { BUDGET_TIERS, budgetSettings, checkSettings, TRAIN_PRESETS, type TrainConfig } from '../config.ts';
 import { backendFlag, parseCommand, type Command, type Flag, type FlagValue } from './flags.ts';
 
 /** Every `npm run train` flag: the TrainConfig field it sets (key), its meaning and its range. */
@@ -52,19 +52,40 @@ export const TRAIN_FLAGS: Flag[] = [
   { name: 'profile', key: 'profile', group: 'run', type: 'switch', help: 'time every kernel of one step and print the table' },
 ];
 
+/** --help's lines about the presets that size themselves by --max-minutes. */
+function budgetNotes(): string[] {
+  return Object.entries(BUDGET_TIERS).map(([preset, tiers]) => {
+    const said = tiers.map((t, i) => {
+      const range = t.upTo === Infinity ? `over ${tiers[i - 1].upTo} min` : `up to ${t.upTo} min`;
+      const flags = Object.entries(t.settings).map(([k, v]) => `--${TRAIN_FLAGS.find((f) => f.key === k)!.name} ${v}`);
+      return `${range}: ${flags.join(' ')}`;
+    });
+    return `--preset ${preset} with --max-minutes X takes the settings of its budget (flags given still win): ${said.join('; ')}.`;
+  });
+}
+
 export const TRAIN_COMMAND: Command = {
   name: 'train',
   synopsis: '[flags]',
   summary: 'Trains GPT-2: one loop for every preset, with checkpoints, metrics.jsonl and loss.svg in --out.',
   flags: TRAIN_FLAGS,
   configFile: true,
-  notes: ['Defaults shown are those of the preset given (--preset NAME --help shows another\'s).'],
+  notes: [
+    "Defaults shown are those of the preset given (--preset NAME --help shows another's) and, with --max-minutes X, of its tier for X minutes.",
+    ...budgetNotes(),
+  ],
 };
 
-/** The preset's config, then `defaults` (a command's own, e.g. the backend), then the flags. */
+/** The preset's config, then `defaults` (a command's own, e.g. the backend), then its tier for --max-minutes, then the flags. */
 function resolve(values: Record<string, FlagValue>, defaults: Partial<TrainConfig>): TrainConfig {
   const presetName = (values.preset as string | undefined) ?? defaults.preset ?? 'overfit';
-  const cfg: Record<string, unknown> = { ...TRAIN_PRESETS[presetName], ...defaults, preset: presetName };
+  const base = { ...TRAIN_PRESETS[presetName], ...defaults, preset: presetName };
+  const tier = budgetSettings(presetName, (values['max-minutes'] as number | undefined) ?? base.maxMinutes);
+  if (values.model !== undefined || values.init !== undefined) {
+    // a model named on the command line keeps its own shape
+    delete tier.nLayer, delete tier.dModel, delete tier.nHeads;
+  }
+  const cfg: Record<string, unknown> = { ...base, ...tier };
   for (const f of TRAIN_FLAGS) {
     const v = values[f.name];
     if (v === undefined || f.key === undefined) continue;
