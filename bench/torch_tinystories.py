@@ -166,11 +166,15 @@ class Windows:
         return w[:, :-1], w[:, 1:]
 
 
-def lr_at(frac, a):
-    """Linear warmup over the first a.warmup of the budget, then cosine from a.lr to a.min_lr at frac 1."""
-    if frac < a.warmup:
+def lr_at(frac, step, warm_end, a):
+    """Linear warmup over the first --warmup-steps steps (else the first --warmup of the budget),
+    then cosine from a.lr at warm_end (the budget fraction where warmup ended) to a.min_lr at 1."""
+    if a.warmup_steps > 0:
+        if step < a.warmup_steps:
+            return a.lr * (step + 1) / a.warmup_steps
+    elif frac < a.warmup:
         return a.lr * frac / a.warmup
-    t = min(1.0, (frac - a.warmup) / max(1e-12, 1 - a.warmup))
+    t = min(1.0, (frac - warm_end) / max(1e-12, 1 - warm_end))
     return a.min_lr + 0.5 * (a.lr - a.min_lr) * (1 + math.cos(math.pi * t))
 
 
@@ -246,6 +250,7 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     ap.add_argument("--min-lr", type=float, default=None, help="learning rate at the end of the budget (default lr/10)")
     ap.add_argument("--warmup", type=float, default=0.05, help="fraction of the budget spent warming up linearly")
+    ap.add_argument("--warmup-steps", type=int, default=0, help="warm up over this many steps instead of --warmup")
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--beta2", type=float, default=0.95)
     ap.add_argument("--grad-clip", type=float, default=1.0, help="global-norm clip; 0 = off")
@@ -299,13 +304,16 @@ def main():
     )
 
     step, seen, t0 = 0, 0, time.perf_counter()
+    warm_end = a.warmup  # budget fraction where the warmup ends (measured with --warmup-steps)
     recent = []
     while True:
         elapsed = time.perf_counter() - t0
         frac = seen / a.tokens if a.tokens else elapsed / (60 * a.minutes)
         if frac >= 1:
             break
-        lr = lr_at(frac, a)
+        if a.warmup_steps > 0 and step <= a.warmup_steps:
+            warm_end = frac
+        lr = lr_at(frac, step, warm_end, a)
         for g in opt.param_groups:
             g["lr"] = lr
         x, y = data.next()
