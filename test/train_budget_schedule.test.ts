@@ -17,14 +17,15 @@ import type { StopRequests, TrainIO } from '../src/train/io.ts';
 const BATCH_MS = 1000;
 
 /** A run's IO on a fake clock that moves only when a training batch is read. */
-function fakeClockIO(store: MemoryRunStore, stopAfter: number | null = null): TrainIO {
+function fakeClockIO(store: MemoryRunStore, stopAfter: number | null = null, batchMs = (_batch: number) => BATCH_MS): TrainIO {
   const clock = { t: 0 };
+  let batches = 0;
   const stop: StopRequests & { reason: string | null } = { reason: null, onFirst: null, lastWords: () => '' };
   return {
     store,
     openData: (cfg) => {
       const data = textBatches(cfg);
-      return { ...data, next: (rng) => ((clock.t += BATCH_MS), data.next(rng)) };
+      return { ...data, next: (rng) => ((clock.t += batchMs(batches++)), data.next(rng)) };
     },
     log: () => {},
     progress: () => ({ update: (done) => void (done === stopAfter && (stop.reason = 'test')), interrupt: () => {}, stop: () => {} }),
@@ -102,6 +103,17 @@ test('a --max-minutes run plans its steps, records the plan and ends at --min-lr
   steps.forEach((s) => assert.equal(s.lr, scheduledLr(cfg, s.step < plan.step ? null : planned, s.step), `step ${s.step}`));
   assert.ok(io.now!() <= 30_000, `ended at ${io.now!()} ms of 30 000`);
   assert.deepEqual(store.checkpoint!.state.plan, { steps: plan.planned_steps, warmup: plan.warmup, stepMs: plan.step_ms }, 'the checkpoint records the plan');
+});
+
+test('a run whose first steps are slow (kernels compiling, the pool filling) plans on its steady speed and uses its budget', async () => {
+  await useBackend('cpu');
+  const store = new MemoryRunStore();
+  const io = fakeClockIO(store, null, (batch) => (batch < 8 ? 3 * BATCH_MS : BATCH_MS));
+  const result = await train(cfgOf({ warmup: 40, maxMinutes: 2 }), io);
+  const [plan] = plansOf(store);
+  assert.equal(plan.step_ms, BATCH_MS, 'planned on the steady step time');
+  assert.equal(result.steps, plan.planned_steps);
+  assert.ok(io.now!() > 0.9 * 120_000 && io.now!() <= 120_000, `ended at ${io.now!()} ms of 120 000`);
 });
 
 test('the plan never exceeds --steps', async () => {

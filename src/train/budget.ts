@@ -107,9 +107,15 @@ export class TimeBudget {
     return result;
   }
 
-  /** Measured durations, and estimates of those not measured yet. */
-  durations(): Durations {
-    const step = Math.max(0, ...this.steps);
+  /**
+   * Measured durations, and estimates of those not measured yet. The step time is the longest of
+   * the last few (what stopping in time must count on), or with `typical` their median (what a
+   * plan counts on: a plan a little long ends near --min-lr at the deadline, one too short
+   * leaves the rest of the budget unused).
+   */
+  durations(typical = false): Durations {
+    const sorted = [...this.steps].sort((a, b) => a - b);
+    const step = sorted.length === 0 ? 0 : typical ? sorted[Math.floor(sorted.length / 2)] : sorted[sorted.length - 1];
     // an evaluation batch costs at most a training micro-batch; the sample counts as one more
     const evalEstimate = (step / this.cfg.gradAccum) * (this.cfg.evalBatches + (this.cfg.samplePrompt === '' ? 0 : 1));
     const save = this.saveMs ?? (12 * this.parameters) / WRITE_BYTES_PER_MS;
@@ -125,11 +131,11 @@ export class TimeBudget {
 
   /**
    * The run's length from here, for a run with a deadline: after `stepsDone` steps, as many
-   * steps as fit in PLAN_FRACTION of the time left at the step time measured so far, at most
+   * steps as fit in PLAN_FRACTION of the time left at the typical step time so far, at most
    * `maxSteps` in all and at least one more.
    */
   plan(stepsDone: number, maxSteps: number): SchedulePlan {
-    const d = this.durations();
+    const d = this.durations(true);
     const msLeft = PLAN_FRACTION * (this.deadline - this.now());
     const steps = stepsDone + Math.max(1, stepsThatFit(msLeft, d, stepsDone, this.cfg, maxSteps - stepsDone));
     return { steps: Math.min(steps, maxSteps), warmup: Math.min(this.cfg.warmup, Math.floor(MAX_WARMUP_FRACTION * steps)), stepMs: d.step };

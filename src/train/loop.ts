@@ -78,9 +78,13 @@ function dataHeadIds(cfg: TrainConfig, data: BatchSource): number[] | null {
   return ids.length < VOCAB_SIZE ? Array.from(ids) : null; // every id seen: the full head is that model
 }
 
-/** Steps a run times before it plans its schedule from the budget: the warmup's first few (their lr does not depend on the plan), and at least 2, since the first also warms up the kernels. */
+/**
+ * Steps a run times before it plans its schedule from the budget: up to 20 of the warmup's
+ * (their lr does not depend on the plan; the first steps run slow while the kernels compile and
+ * the memory pool fills, so a plan made on them would end the run early), and at least 2.
+ */
 export function planningSteps(warmup: number): number {
-  return Math.max(2, Math.min(warmup, 5) + 1);
+  return Math.max(2, Math.min(warmup, 20) + 1);
 }
 
 /** The learning rate of `step`: the schedule laid over the plan's steps and warmup when there is one, else over cfg's. */
