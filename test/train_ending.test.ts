@@ -99,4 +99,8 @@ test('TimeBudget: the first step (kernel warm-up) counts only until a second one
   assert.equal(budget.durations(true).step, 1100, 'the typical step: their median');
   for (let i = 0; i < 5; i++) await budget.time('step', () => clock.pass(1000));
   assert.equal(budget.durations().step, 1000, 'the longest of the last five');
+  for (let i = 0; i < 12; i++) await budget.time('step', () => clock.pass(1000));
+  for (let i = 0; i < 5; i++) await budget.time('step', () => clock.pass(3000));
+  assert.equal(budget.durations().step, 3000, 'stopping counts on a slowdown at once');
+  assert.equal(budget.durations(true).step, 1000, 'a plan is not moved by five slow steps among twenty');
 });

@@ -73,8 +73,10 @@ const MAX_WARMUP_FRACTION = 0.1;
 const WRITE_BYTES_PER_MS = 100e3;
 /** loss.svg through Vega: under a second for 2,000 steps on two cores. */
 const PLOT_MS = 2000;
-/** The step time is the longest of the last few steps (the run's first left out once there are others). */
+/** Stopping counts on the longest of the last few steps (the run's first left out once there are others). */
 const STEP_WINDOW = 5;
+/** A plan counts on the median of the last this many steps, which a passing slowdown does not move. */
+const PLAN_WINDOW = 20;
 
 export class TimeBudget {
   private readonly deadline: number;
@@ -101,7 +103,7 @@ export class TimeBudget {
       // the run's first step also warms the kernels up: it counts only until a second is timed
       if (++this.stepsTimed === 2) this.steps.length = 0;
       this.steps.push(ms);
-      if (this.steps.length > STEP_WINDOW) this.steps.shift();
+      if (this.steps.length > PLAN_WINDOW) this.steps.shift();
     } else if (kind === 'eval') this.evalMs = Math.max(this.evalMs ?? 0, ms);
     else this.saveMs = Math.max(this.saveMs ?? 0, ms);
     return result;
@@ -109,12 +111,13 @@ export class TimeBudget {
 
   /**
    * Measured durations, and estimates of those not measured yet. The step time is the longest of
-   * the last few (what stopping in time must count on), or with `typical` their median (what a
-   * plan counts on: a plan a little long ends near --min-lr at the deadline, one too short
-   * leaves the rest of the budget unused).
+   * the last few (what stopping in time must count on), or with `typical` the median of the last
+   * PLAN_WINDOW (what a plan counts on: a plan a little long ends near --min-lr at the deadline,
+   * one too short leaves the rest of the budget unused).
    */
   durations(typical = false): Durations {
-    const sorted = [...this.steps].sort((a, b) => a - b);
+    const recent = typical ? this.steps : this.steps.slice(-STEP_WINDOW);
+    const sorted = [...recent].sort((a, b) => a - b);
     const step = sorted.length === 0 ? 0 : typical ? sorted[Math.floor(sorted.length / 2)] : sorted[sorted.length - 1];
     // an evaluation batch costs at most a training micro-batch; the sample counts as one more
     const evalEstimate = (step / this.cfg.gradAccum) * (this.cfg.evalBatches + (this.cfg.samplePrompt === '' ? 0 : 1));
