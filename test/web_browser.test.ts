@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setBackend } from '../src/autograd/backends/registry.ts';
 import { backendCheck, checkErrors, type CheckValues } from '../src/train/web/backend_check.ts';
-import type { FromTrainer, PageReport } from '../src/train/web/protocol.ts';
+import type { CheckResult, PageReport } from '../src/train/web/protocol.ts';
 import { buildPage } from '../src/train/web/bundle.node.ts';
 import { ISOLATION_HEADERS, servePage } from '../src/train/web/server.node.ts';
 import { absent } from './helpers/backends.ts';
@@ -117,7 +117,7 @@ async function runPage(t: TestContext, pw: Playwright, opts: { isolated: boolean
 }
 
 /** The result for `backend`, which must have run and match Node's reference within its tolerance. */
-function matchesReference(t: TestContext, results: FromTrainer[], backend: string): Extract<FromTrainer, { type: 'checked' }> {
+function matchesReference(t: TestContext, results: CheckResult[], backend: string): Extract<CheckResult, { type: 'checked' }> {
   const r = results.find((x) => x.backend === backend);
   assert.ok(r, `the page reported nothing for ${backend}`);
   assert.equal(r.type, 'checked', `${backend} did not run: ${JSON.stringify(r)}`);
@@ -148,7 +148,7 @@ describe('the page in Chromium', () => {
     assert.deepEqual(errors, []);
     assert.equal(report.crossOriginIsolated, true);
     for (const backend of ['js', 'cpu', 'webasm']) matchesReference(t, report.results, backend);
-    const cpu = report.results.find((r) => r.backend === 'cpu') as Extract<FromTrainer, { type: 'checked' }>;
+    const cpu = report.results.find((r) => r.backend === 'cpu') as Extract<CheckResult, { type: 'checked' }>;
     const threads = Math.min(64, report.hardwareConcurrency);
     assert.match(cpu.detail, new RegExp(`^${threads} threads?\\b`), 'the cpu backend should use a thread per core');
     const webgpu = report.results.find((r) => r.backend === 'webgpu');

@@ -1,7 +1,7 @@
 // The training loop: one loop for every preset (the seed's overfit loop, TinyStories, GPT-2).
 // Each step: lr from the schedule → gradAccum micro-batches of model.loss + backward →
 // global-norm clip → optimizer step → log. Every evalEvery steps: validation loss, a sample,
-// the best weights when it improves. The checkpoint holds everything a resume needs, so a
+// the best weights when it improves (without validation data, only the sample). The checkpoint holds everything a resume needs, so a
 // resumed run logs the same losses as an uninterrupted one, step for step; it is saved at
 // every evaluation, every saveEvery steps, on a stop request (after the step under way) and at
 // the end, after the final weights and the metrics' finish (so a checkpoint at the last step
@@ -149,9 +149,12 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
       }
     };
 
+    const showSample = async () => {
+      if (cfg.samplePrompt !== '') progress.interrupt(`sample: ${JSON.stringify(await sample(model, cfg))}`);
+    };
     const evaluateAndSave = async (atStep: number) => {
       const batches = data.evalBatches(cfg.batchSize, cfg.evalBatches);
-      if (batches === null) return;
+      if (batches === null) return showSample(); // no validation data: only the sample
       const valLoss = (await evaluate(model, batches, cfg.ctx)).loss;
       if (!Number.isFinite(valLoss)) stopRun(`validation loss is ${valLoss} at step ${atStep}; ${onDisk()}`);
       await metrics.write({ step: atStep, val_loss: valLoss });
@@ -162,7 +165,7 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
         line += ' (best, saved best/)';
       }
       progress.interrupt(line);
-      if (cfg.samplePrompt !== '') progress.interrupt(`sample: ${JSON.stringify(await sample(model, cfg))}`);
+      await showSample();
     };
 
     stop.lastWords = () => {
