@@ -14,11 +14,10 @@
 // TSGRAD_REQUIRE_BACKENDS (.ci/run installs it) they fail instead. A screenshot of each page
 // goes to this run's temporary folder (printed; kept). No timed assertions: the bound on the
 // wait for a page is a guard against a hung browser, far above the ~40 s a page takes here.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setBackend } from '../src/autograd/backends/registry.ts';
 import { backendCheck, checkErrors, type CheckValues } from '../src/train/web/backend_check.ts';
@@ -26,6 +25,7 @@ import type { CheckResult, PageReport } from '../src/train/web/protocol.ts';
 import { buildPage } from '../src/train/web/bundle.node.ts';
 import { ISOLATION_HEADERS, servePage } from '../src/train/web/server.node.ts';
 import { absent } from './helpers/backends.ts';
+import { browserOrWhy, jobEnd, launch, pageErrors, scratchFolder, type Playwright } from './helpers/chromium.ts';
 
 /**
  * Worst max |Δ| / max |ref| over the quantities of the check, per backend, against Node's 'js'.
@@ -37,30 +37,7 @@ import { absent } from './helpers/backends.ts';
  *           PyTorch parity checks of test/gpujs_backends.test.ts allow.
  */
 const TOLERANCE: Record<string, number> = { js: 1e-6, cpu: 1e-4, webasm: 1e-4, webgpu: 1e-4 };
-/** Guards against a hung browser (not a speed check): one page of checks takes ~40 s here. */
-const PAGE_WAIT_MS = 15 * 60_000;
-
-const CHROMIUM = process.env.TSGRAD_CHROMIUM ?? '/usr/bin/chromium';
-type Playwright = typeof import('playwright-core');
-
-const scratch = mkdtempSync(join(tmpdir(), 'tsgrad-web-test-'));
-const shots = join(scratch, 'screenshots');
-mkdirSync(shots);
-after(() => {
-  // keep the screenshots; drop the browser profiles and builds
-  for (const name of ['profiles', 'build']) rmSync(join(scratch, name), { recursive: true, force: true });
-});
-
-/** playwright-core and chromium, or why the browser tests cannot run here. */
-async function browserOrWhy(): Promise<{ playwright: Playwright } | { why: string }> {
-  if (!existsSync(CHROMIUM)) return { why: `no chromium at ${CHROMIUM} (apt-get install chromium, or set TSGRAD_CHROMIUM)` };
-  try {
-    return { playwright: await import('playwright-core') };
-  } catch (e) {
-    return { why: `playwright-core does not load (npm ci installs it): ${(e as Error).message.split('\n')[0]}` };
-  }
-}
-
+const { scratch, shots } = scratchFolder();
 let browser: Awaited<ReturnType<typeof browserOrWhy>>;
 let reference: CheckValues;
 
@@ -84,28 +61,15 @@ async function runPage(t: TestContext, pw: Playwright, opts: { isolated: boolean
   const server = await servePage({ port: 0, isolated: opts.isolated });
   const profile = join(scratch, 'profiles', opts.shot);
   mkdirSync(profile, { recursive: true });
-  const context = await pw.chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', ...(opts.webgpu ? ['--enable-unsafe-webgpu'] : []),
-    ],
-  });
+  const context = await launch(pw, profile, opts);
   try {
     const page = context.pages()[0] ?? (await context.newPage());
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-    });
-    await page.goto(`${server.url}?backends=${opts.backends.join(',')}`);
-    // (page code as strings: this file is typed without the DOM)
-    await page.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", null, { timeout: PAGE_WAIT_MS });
+    const errors = pageErrors(page);
+    await page.goto(`${server.url}?check=1&backends=${opts.backends.join(',')}`);
+    const state = await jobEnd(page);
     const shot = join(shots, `${opts.shot}.png`);
     await page.screenshot({ path: shot, fullPage: true });
     t.diagnostic(`screenshot: ${shot}`);
-    const state = await page.evaluate<string>("`${document.body.dataset.state}: ${document.getElementById('status').textContent}`");
     assert.match(state, /^done: /, `the page ended in ${state}`);
     const report = await page.evaluate<PageReport>('window.tsgradReport');
     for (const r of report.results) t.diagnostic(`${r.backend}: ${r.type === 'checked' ? `${r.detail}, ${(r.ms / 1000).toFixed(1)} s` : r.type === 'unavailable' ? r.reason : r.error}`);

@@ -1,11 +1,11 @@
 // The training loop: one loop for every preset (the seed's overfit loop, TinyStories, GPT-2).
 // Each step: lr from the schedule → gradAccum micro-batches of model.loss + backward →
 // global-norm clip → optimizer step → log. Every evalEvery steps: validation loss, a sample,
-// the best weights when it improves (without validation data, only the sample). The checkpoint holds everything a resume needs, so a
-// resumed run logs the same losses as an uninterrupted one, step for step; it is saved at
-// every evaluation, every saveEvery steps, on a stop request (after the step under way) and at
-// the end, after the final weights and the metrics' finish (so a checkpoint at the last step
-// means the run is complete). All IO goes through `io` (./io.ts): no Node API here, so the
+// the best weights when it improves (without validation data, only the sample). The
+// checkpoint holds everything a resume needs, so a resumed run logs the same losses as an
+// uninterrupted one, step for step; it is saved at every evaluation, every saveEvery steps, on
+// a stop request (after the step under way) and at the end, after the final weights and the
+// metrics' finish (so a checkpoint at the last step means the run is complete). All IO goes through `io` (./io.ts): no Node API here, so the
 // same loop runs in a browser.
 // Promise: a NaN/Inf loss stops the run before the update, a NaN/Inf validation loss stops it
 // too, and weights that are not finite are never saved; each stop names the step and says

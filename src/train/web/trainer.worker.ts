@@ -117,35 +117,56 @@ async function chooseBackendJob(choice: string): Promise<string> {
   return `backend ${backend.name}`;
 }
 
-/** Sorts what was picked: data to train on, a checkpoint to resume (kept in this browser), a model to generate from. */
+/**
+ * Sorts what was picked: data to train on, a checkpoint to resume (kept in this browser), a
+ * model to generate from. Every file is read and checked before anything the page holds is
+ * replaced, so a bad one is an error that loses nothing.
+ */
 async function open(files: Parameters<typeof sortFiles>[0]): Promise<string> {
   const sorted = sortFiles(files);
-  const said: string[] = [];
+  let data: PageData | null = null;
   if (sorted.bins.length > 0) {
     const val = sorted.bins.filter((f) => /(^|\/)val\.bin$/.test(f.path));
     const train = sorted.bins.filter((f) => !val.includes(f));
     if (train.length !== 1 || val.length > 1) throw new Error(`pick one train.bin (and at most one val.bin), not ${sorted.bins.map((f) => f.path).join(', ')}`);
-    picked = { train: new TokenArray(train[0].path, train[0].bytes), val: val.length ? new TokenArray(val[0].path, val[0].bytes) : null };
-    said.push(`data: ${describeData(picked)}`);
+    data = { train: new TokenArray(train[0].path, train[0].bytes), val: val.length ? new TokenArray(val[0].path, val[0].bytes) : null };
   }
+  const checkpoints: { preset: PagePreset; step: number; where: string; files: Files }[] = [];
   for (const { where, files } of sorted.checkpoints) {
-    const { state } = checkpointFromFiles(files, where);
-    const preset = state.config.preset as PagePreset;
+    const saved = checkpointFromFiles(files, where);
+    const { step, config } = saved.state;
+    const preset = config.preset as PagePreset;
     if (!PAGE_PRESETS.includes(preset)) throw new Error(`${where}/state.json: a run of the ${preset} preset; this page trains ${PAGE_PRESETS.join(' and ')}`);
     modelFromFiles(files, where); // its weights match its config
+    await saved.optimizer();
+    checkpoints.push({ preset, step, where, files });
+  }
+  const rank = (f: Folder) => (/final$/.test(f.where) ? 0 : /best$/.test(f.where) ? 1 : 2);
+  const models = [...sorted.models].sort((a, b) => rank(b) - rank(a)).map(({ where, files }) => {
+    const model = modelFromFiles(files, where);
+    return { label: `${where} (${(model.numParameters() / 1e6).toFixed(2)}M parameters, ${model.cfg.n_layers} layers)`, files };
+  });
+  if (data === null && checkpoints.length === 0 && models.length === 0) {
+    throw new Error(`nothing to open in ${sorted.ignored.join(', ') || 'no files'}: pick train.bin/val.bin, a model folder (config.json + model.safetensors) or a checkpoint (.zip or folder)`);
+  }
+
+  // all checked: now replace
+  const said: string[] = [];
+  if (data !== null) {
+    picked = data;
+    said.push(`data: ${describeData(data)}`);
+  }
+  for (const { preset, step, where, files } of checkpoints) {
     const store = new IndexedDBRunStore(preset);
     await store.clear();
     await store.putFolder('checkpoint', files);
-    current = { label: `${where} (the ${preset} run at step ${state.step})`, files };
-    said.push(`checkpoint of the ${preset} run at step ${state.step} (${where}), kept in this browser in place of its run: Resume continues it`);
+    current = { label: `${where} (the ${preset} run at step ${step})`, files };
+    said.push(`checkpoint of the ${preset} run at step ${step} (${where}), kept in this browser in place of its run: Resume continues it`);
   }
-  const rank = (f: Folder) => (/final$/.test(f.where) ? 0 : /best$/.test(f.where) ? 1 : 2);
-  for (const { where, files } of [...sorted.models].sort((a, b) => rank(b) - rank(a))) {
-    const model = modelFromFiles(files, where);
-    current = { label: `${where} (${(model.numParameters() / 1e6).toFixed(2)}M parameters, ${model.cfg.n_layers} layers)`, files };
-    said.push(`model ${current.label}`);
+  for (const model of models) {
+    current = model;
+    said.push(`model ${model.label}`);
   }
-  if (said.length === 0) throw new Error(`nothing to open in ${sorted.ignored.join(', ') || 'no files'}: pick train.bin/val.bin, a model folder (config.json + model.safetensors) or a checkpoint (.zip or folder)`);
   if (current !== null) said.push(`Generate uses ${current.label}`);
   for (const line of said) log(line);
   await status();
