@@ -2,6 +2,11 @@
 // overfit and tinystories presets and GPT-2 124M, and, in the same run, the same model and
 // batch in PyTorch (bench/torch_train.py, Debian's python3-torch, 2 threads), printing the
 // ratio tsgrad/PyTorch. Timings are ratios within one run because this machine is shared.
+// On the cpu backend each case runs at every thread and at one thread.
+// MFU (model FLOPs utilisation): the model's FLOPs per token (6 per parameter that multiplies,
+// the tied head included, plus 12·n_layer·d_model·T for attention's scores and mixing: PaLM's
+// count, nanoGPT's estimate_mfu) times tokens/s, over the backend's GEMM peak measured in the
+// same run on as many threads (the best of a 1024³ GEMM and the case's own lm-head GEMM).
 //   npm run bench:train -- [--quick] [--backend cpu] [--only overfit,tinystories,gpt2]
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -13,6 +18,10 @@ import { Rng } from '../src/autograd/random.ts';
 import { releaseMemory, reuseMemory } from '../src/autograd/backends/memory.ts';
 import { stateTensors } from '../src/nn/optim/optimizer.ts';
 import { useBackend } from '../src/train/cli/backend.ts';
+import { setBackend, type Backend } from '../src/autograd/backends/registry.ts';
+import { matmulParams } from '../src/autograd/backend.ts';
+import { createCpuBackend } from '../src/autograd/backends/cpu/index.ts';
+import { nodeThreads } from '../src/autograd/backends/cpu/threads.node.ts';
 import { TRAIN_PRESETS } from '../src/train/config.ts';
 
 interface Case {
@@ -27,6 +36,7 @@ interface Timing {
   ms_per_step: number;
   tokens_per_s: number;
   peak_rss_mb: number;
+  flops_per_token?: number;
 }
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, backend: { type: 'string', default: 'cpu' }, only: { type: 'string' } }, strict: true });
@@ -37,6 +47,33 @@ const CASES = ([
   // the seed's 124M model; T = 256, B = 1 keeps "a few steps" to minutes on 2 cores
   { name: 'gpt2 124M (B=1, T=256)', model: 'gpt2', batch: 1, ctx: 256, steps: quick ? 1 : 2 },
 ] as Case[]).filter((c) => values.only === undefined || values.only.split(',').some((o) => c.name.startsWith(o)));
+
+/** Model FLOPs of one training token (forward + backward): 6·N + 12·L·C·T, N the parameters that multiply (all but the position embeddings). */
+function flopsPerToken(model: GPT2Model, ctx: number): number {
+  const { n_layers, d_model, n_ctx } = model.cfg;
+  const params = model.parameters().reduce((n, p) => n + p.size, 0) - n_ctx * d_model;
+  return 6 * params + 12 * n_layers * d_model * ctx;
+}
+
+/** GFLOP/s of the backend's matmul: the best of a 1024³ GEMM and the case's lm head x·Wᵀ ([B·T, C]·[V, C]ᵀ), each over a few calls after a warm-up. */
+async function gemmPeak(be: Backend, c: Case): Promise<number> {
+  const { d_model, vocab_size } = makeConfig({}, c.model);
+  const shapes = [[1024, 1024, 1024, false], [c.batch * c.ctx, d_model, vocab_size, true]] as const;
+  let best = 0;
+  for (const [m, k, n, transB] of shapes) {
+    const rng = new Rng(1);
+    const a = be.fromHost(Float32Array.from({ length: m * k }, () => rng.normal()));
+    const b = be.fromHost(Float32Array.from({ length: k * n }, () => rng.normal()));
+    const p = matmulParams(m, k, n, { transB, aBatched: true, bBatched: true });
+    const call = () => be.toHostAsync(be.matmul(a, b, p));
+    await call();
+    const calls = quick ? 2 : 5;
+    const t0 = performance.now();
+    for (let i = 0; i < calls; i++) await call();
+    best = Math.max(best, (2 * m * k * n * calls) / ((performance.now() - t0) / 1000) / 1e9);
+  }
+  return best;
+}
 
 function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
@@ -73,7 +110,7 @@ async function timeTsgrad(c: Case): Promise<Timing> {
   for (let i = 0; i < c.steps; i++) await step();
   const ms = (performance.now() - t0) / c.steps;
   releaseMemory(backend);
-  return { ms_per_step: ms, tokens_per_s: n / (ms / 1000), peak_rss_mb: peakRssMb() };
+  return { ms_per_step: ms, tokens_per_s: n / (ms / 1000), peak_rss_mb: peakRssMb(), flops_per_token: flopsPerToken(model, c.ctx) };
 }
 
 /** PyTorch on the same model and batch, or null (with the reason printed) if it cannot run. */
@@ -88,19 +125,32 @@ function timeTorch(c: Case): Timing | null {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Timing;
 }
 
-const backend = await useBackend(values.backend!);
+let backend = await useBackend(values.backend!);
+const threadCounts = backend.name === 'cpu' ? [cpus().length, 1] : [null];
 console.log(`bench:train on ${cpus()[0].model} (${cpus().length} cores), node ${process.version}, backend ${backend.name}, ${new Date().toISOString()}`);
 const rows: string[] = [];
 for (const c of CASES) {
-  const t = await timeTsgrad(c);
   const p = timeTorch(c);
-  const ratio = p === null ? 'n/a' : (t.tokens_per_s / p.tokens_per_s).toFixed(2);
-  rows.push(
-    `| ${c.name} | ${c.batch}×${c.ctx} | ${t.tokens_per_s.toFixed(0)} | ${t.ms_per_step.toFixed(0)} | ${t.peak_rss_mb.toFixed(0)} | ` +
-      `${p ? p.tokens_per_s.toFixed(0) : 'n/a'} | ${p ? p.ms_per_step.toFixed(0) : 'n/a'} | ${p ? p.peak_rss_mb.toFixed(0) : 'n/a'} | ${ratio} |`,
-  );
-  console.log(rows[rows.length - 1]);
+  for (const threads of threadCounts) {
+    // the cpu backend at one thread is a second instance: its own wasm memory and no workers
+    if (threads !== null) backend = await setBackend(threads === cpus().length ? await createCpuBackend(nodeThreads) : await createCpuBackend(nodeThreads, { threads }));
+    const t = await timeTsgrad(c);
+    const peak = await gemmPeak(backend, c);
+    const mfu = (t.tokens_per_s * t.flops_per_token!) / (peak * 1e9);
+    const ratio = p === null ? 'n/a' : (t.tokens_per_s / p.tokens_per_s).toFixed(2);
+    rows.push(
+      `| ${c.name} | ${c.batch}×${c.ctx} | ${threads ?? 'n/a'} | ${t.tokens_per_s.toFixed(0)} | ${t.ms_per_step.toFixed(0)} | ${t.peak_rss_mb.toFixed(0)} | ` +
+        `${((t.flops_per_token! * t.tokens_per_s) / 1e9).toFixed(1)} | ${peak.toFixed(1)} | ${(100 * mfu).toFixed(0)}% | ` +
+        `${p ? p.tokens_per_s.toFixed(0) : 'n/a'} | ${p ? p.ms_per_step.toFixed(0) : 'n/a'} | ${ratio} |`,
+    );
+    console.log(rows[rows.length - 1]);
+  }
 }
 console.log(
-  ['', '| preset | B×T | tsgrad tok/s | tsgrad ms/step | tsgrad peak RSS MB | PyTorch tok/s | PyTorch ms/step | PyTorch peak RSS MB | tsgrad/PyTorch |', '|---|---|---|---|---|---|---|---|---|', ...rows].join('\n'),
+  [
+    '',
+    '| preset | B×T | threads | tsgrad tok/s | tsgrad ms/step | tsgrad peak RSS MB | model GFLOP/s | GEMM peak GFLOP/s | MFU | PyTorch tok/s (2 threads) | PyTorch ms/step | tsgrad/PyTorch |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n'),
 );

@@ -48,6 +48,7 @@ test('TokenArray: the windows of TokenDataset; the page trains on the batches No
     const [rngPage, rngNode] = [new Rng(5), new Rng(5)];
     for (let i = 0; i < 30; i++) assert.deepEqual(await page.next(rngPage), await node.next(rngNode), `batch ${i}`);
     assert.deepEqual(page.state(), node.state());
+    assert.deepEqual(page.vocabulary!(), node.vocabulary!(), 'the ids a compact head keeps');
     assert.deepEqual([...(page.evalBatches(3, 2) as Iterable<unknown>)], [...(node.evalBatches(3, 2) as Iterable<unknown>)]);
   } finally {
     node.close();

@@ -39,7 +39,7 @@ test('TimeBudget on a fake clock: the run it drives ends inside the budget, and 
   const costs = { step: 1500, eval: 4000, save: 1000, finish: 1000 };
   for (const [evalEvery, saveEvery] of [[0, 0], [10, 0], [7, 5], [1, 1]]) {
     const clock = fakeClock();
-    const cfg = { maxMinutes: 1, evalEvery, evalBatches: 4, gradAccum: 1, samplePrompt: '' };
+    const cfg = { maxMinutes: 1, evalEvery, evalBatches: 4, gradAccum: 1, samplePrompt: '', saveEvery, warmup: 0 };
     const budget = new TimeBudget(cfg, 1e7, clock.now, 0);
     let step = 0;
     let stoppedEarly = false;
@@ -61,8 +61,8 @@ test('TimeBudget on a fake clock: the run it drives ends inside the budget, and 
 
 test('TimeBudget: no limit never stops; estimates before anything is measured are positive', () => {
   const clock = fakeClock();
-  assert.equal(new TimeBudget({ maxMinutes: 0, evalEvery: 1, evalBatches: 1, gradAccum: 1, samplePrompt: '' }, 1e9, clock.now, 0).stopAfterStep({ eval: true, save: true }), false);
-  const d = new TimeBudget({ maxMinutes: 1, evalEvery: 10, evalBatches: 4, gradAccum: 2, samplePrompt: 'Once' }, 1e6, clock.now, 0).durations();
+  assert.equal(new TimeBudget({ maxMinutes: 0, evalEvery: 1, evalBatches: 1, gradAccum: 1, samplePrompt: '', saveEvery: 0, warmup: 0 }, 1e9, clock.now, 0).stopAfterStep({ eval: true, save: true }), false);
+  const d = new TimeBudget({ maxMinutes: 1, evalEvery: 10, evalBatches: 4, gradAccum: 2, samplePrompt: 'Once', saveEvery: 0, warmup: 0 }, 1e6, clock.now, 0).durations();
   assert.ok(d.save > 0 && d.finish > d.save, JSON.stringify(d));
 });
 
@@ -89,13 +89,18 @@ test('loss.svg shows a single validation point as a dot', async () => {
 
 test('TimeBudget: the first step (kernel warm-up) counts only until a second one is timed', async () => {
   const clock = fakeClock();
-  const budget = new TimeBudget({ maxMinutes: 1, evalEvery: 0, evalBatches: 1, gradAccum: 1, samplePrompt: '' }, 1e6, clock.now, 0);
+  const budget = new TimeBudget({ maxMinutes: 1, evalEvery: 0, evalBatches: 1, gradAccum: 1, samplePrompt: '', saveEvery: 0, warmup: 0 }, 1e6, clock.now, 0);
   await budget.time('step', () => clock.pass(9000));
   assert.equal(budget.durations().step, 9000);
   await budget.time('step', () => clock.pass(1000));
   await budget.time('step', () => clock.pass(1200));
   await budget.time('step', () => clock.pass(1100));
   assert.equal(budget.durations().step, 1200);
+  assert.equal(budget.durations(true).step, 1100, 'the typical step: their median');
   for (let i = 0; i < 5; i++) await budget.time('step', () => clock.pass(1000));
   assert.equal(budget.durations().step, 1000, 'the longest of the last five');
+  for (let i = 0; i < 12; i++) await budget.time('step', () => clock.pass(1000));
+  for (let i = 0; i < 5; i++) await budget.time('step', () => clock.pass(3000));
+  assert.equal(budget.durations().step, 3000, 'stopping counts on a slowdown at once');
+  assert.equal(budget.durations(true).step, 1000, 'a plan is not moved by five slow steps among twenty');
 });

@@ -1,6 +1,7 @@
 // Training examples from a pretokenized `.bin`: TokenDataset reads fixed windows from the file on
 // demand (like np.memmap, so a 2 GB file needs no 2 GB of memory); ./loader.ts batches them.
-// Promise: every id read is checked against the vocabulary, and every error names the file.
+// Promise: every id read is checked against the vocabulary, and every error names the file; a
+// full scan also lists the ids the file holds (idsSeen), what a compact head keeps.
 
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import { openRegularFile } from './regular_file.ts';
@@ -10,7 +11,7 @@ import type { Batch, TokenWindows } from './loader.ts';
 export interface TokenDatasetOptions {
   /** Ids must be below this (default GPT-2's 50257). */
   vocabSize?: number;
-  /** Check every id up front instead of only the windows that are read (one pass over the file). */
+  /** Check every id up front instead of only the windows that are read (one pass over the file, which also lists the ids seen). */
   fullScan?: boolean;
 }
 
@@ -28,6 +29,7 @@ export class TokenDataset implements TokenWindows {
   readonly vocabSize: number;
   private fd: number | undefined;
   private readonly view: DataView; // T+1 tokens of one window, as read from disk
+  private seen: Uint8Array | null = null; // [vocabSize] 1 where the full scan met the id
 
   constructor(path: string, blockSize: number, options: TokenDatasetOptions = {}) {
     if (!Number.isInteger(blockSize) || blockSize < 1) throw new Error(`TokenDataset: block size must be a positive integer, got ${blockSize}`);
@@ -62,11 +64,25 @@ export class TokenDataset implements TokenWindows {
     }
   }
 
-  /** Every id of the file, read 1M tokens at a time. */
+  /** Every id of the file, read 1M tokens at a time, checked and marked as seen. */
   private scan(): void {
     const chunk = Math.min(this.numTokens, 1 << 20);
     const view = new DataView(new ArrayBuffer(2 * chunk));
-    for (let start = 0; start < this.numTokens; start += chunk) this.read(start, Math.min(chunk, this.numTokens - start), view);
+    const seen = new Uint8Array(this.vocabSize);
+    for (let start = 0; start < this.numTokens; start += chunk) {
+      const count = Math.min(chunk, this.numTokens - start);
+      this.read(start, count, view);
+      for (let i = 0; i < count; i++) seen[view.getUint16(2 * i, true)] = 1;
+    }
+    this.seen = seen;
+  }
+
+  /** The ids the file holds, ascending (needs the full scan: options.fullScan). */
+  idsSeen(): Int32Array {
+    if (this.seen === null) throw new Error(`${this.path}: the ids it holds are listed by a full scan (TokenDataset option fullScan)`);
+    const ids: number[] = [];
+    this.seen.forEach((s, id) => s && ids.push(id));
+    return Int32Array.from(ids);
   }
 
   /** Copy window j's inputs and targets into x and y at element offset `at`. */

@@ -26,6 +26,11 @@ export class TokenArray {
     }
   }
 
+  /** The ids the file holds, ascending: what a compact head keeps (TokenDataset's idsSeen). */
+  idsSeen(): Int32Array {
+    return Int32Array.from(new Set(this.tokens)).sort();
+  }
+
   /** The non-overlapping windows of T inputs + 1 target. */
   windows(T: number): TokenWindows {
     const { tokens, where } = this;

@@ -2,6 +2,7 @@
 // sizes tsgrad knows: the four OpenAI sizes (real shapes, so their Hugging Face checkpoints
 // load) and two small CPU sizes for training runs. Promise: makeConfig returns a validated
 // config or throws a one-line error naming the bad field.
+import { HeadVocab } from './head_vocab.ts';
 
 /** GPT-2's vocabulary: the ids of its BPE tokenizer, 0 … 50256. */
 export const VOCAB_SIZE = 50257;
@@ -19,6 +20,8 @@ export interface GPT2Config {
   n_ctx: number; // longest sequence: rows of wpe (n_positions)
   d_mlp: number; // hidden width of the MLP, 4·d_model in GPT-2
   weight_tying: boolean; // lm head shares wte.weight
+  /** A compact head (./head_vocab.ts): the ids wte and the head keep rows for, ascending, plus one "other" row; absent = all vocab_size ids. */
+  head_ids?: readonly number[];
 }
 
 export type GPT2Size = 'gpt2' | 'gpt2-medium' | 'gpt2-large' | 'gpt2-xl' | 'tinystories' | 'overfit';
@@ -65,5 +68,13 @@ export function validateConfig(cfg: GPT2Config): GPT2Config {
   if (!isNumber(cfg.init_range) || !(cfg.init_range >= 0)) throw new Error(`GPT2Config: init_range must be ≥ 0, got ${cfg.init_range}`);
   if (!isNumber(cfg.dropout) || !(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`GPT2Config: dropout must be in [0, 1), got ${cfg.dropout}`);
   if (typeof cfg.weight_tying !== 'boolean') throw new Error(`GPT2Config: weight_tying must be true or false, got ${cfg.weight_tying}`);
+  if (cfg.head_ids !== undefined) {
+    if (!Array.isArray(cfg.head_ids)) throw new Error('GPT2Config: head_ids must be an array of token ids');
+    try {
+      new HeadVocab(cfg.head_ids, cfg.vocab_size);
+    } catch (err) {
+      throw new Error(`GPT2Config: ${(err as Error).message}`);
+    }
+  }
   return cfg;
 }

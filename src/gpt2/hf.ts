@@ -1,5 +1,11 @@
 // The Hugging Face GPT-2 checkpoint layout, mapped onto GPT2Model: config.json keys to
 // GPT2Config and back, and safetensors tensor names/shapes to parameters and back.
+// A model with a compact head (cfg.head_ids, ./head_vocab.ts) has no Hugging Face equivalent:
+// its unseen ids take the other row's logit minus log(V − K), a shift that a head without bias
+// cannot make, and with a tied head an unseen id's output row would have to differ from its
+// input row (other's). Its directory keeps the layout with config.json's model_type
+// COMPACT_MODEL_TYPE and head_ids, and wte [K + 1, C]: tsgrad loads it; transformers refuses
+// the model type it does not know rather than load something else.
 // Promise: pure (no I/O); what saveTensors lists and loadTensors accepts is what
 // transformers' GPT2LMHeadModel writes and reads, Conv1D weights stored [in, out].
 import { fmt, sameShape } from '../autograd/shape.ts';
@@ -8,8 +14,12 @@ import { validateConfig, type GPT2Config } from './config.ts';
 import type { GPT2Model } from './model.ts';
 import { isFloatDtype, type SafetensorsDtype } from './safetensors.ts';
 
-/** The config.json transformers writes for a GPT2LMHeadModel of this shape. */
+/** config.json's model_type for a model with a compact head: tsgrad's own, which transformers does not load. */
+export const COMPACT_MODEL_TYPE = 'tsgrad_gpt2_compact_head';
+
+/** The config.json transformers writes for a GPT2LMHeadModel of this shape (with a compact head: tsgrad's own model type and head_ids). */
 export function toHfConfig(cfg: GPT2Config): Record<string, unknown> {
+  const compact = cfg.head_ids === undefined ? {} : { model_type: COMPACT_MODEL_TYPE, head_ids: [...cfg.head_ids] };
   return {
     activation_function: 'gelu_new',
     architectures: ['GPT2LMHeadModel'],
@@ -27,6 +37,7 @@ export function toHfConfig(cfg: GPT2Config): Record<string, unknown> {
     resid_pdrop: cfg.dropout,
     tie_word_embeddings: cfg.weight_tying,
     vocab_size: cfg.vocab_size,
+    ...compact,
   };
 }
 
@@ -41,7 +52,11 @@ export function fromHfConfig(json: unknown, where: string): GPT2Config {
   const refuse = (why: string) => {
     throw new Error(`${where}: ${why}; tsgrad implements GPT-2 exactly as GPT2LMHeadModel with gelu_new`);
   };
-  if (c.model_type !== undefined && c.model_type !== 'gpt2') refuse(`model_type is ${JSON.stringify(c.model_type)}, not "gpt2"`);
+  const compact = c.model_type === COMPACT_MODEL_TYPE;
+  if (c.model_type !== undefined && c.model_type !== 'gpt2' && !compact) refuse(`model_type is ${JSON.stringify(c.model_type)}, not "gpt2"`);
+  if (compact !== (c.head_ids !== undefined)) {
+    throw new Error(`${where}: ${compact ? `model_type ${COMPACT_MODEL_TYPE} needs head_ids, the ids its compact head keeps` : `head_ids belongs to model_type ${COMPACT_MODEL_TYPE}, not ${JSON.stringify(c.model_type ?? 'gpt2')}`}`);
+  }
   const act = c.activation_function ?? 'gelu_new';
   if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') refuse(`activation_function ${JSON.stringify(act)} is not the tanh GELU`);
   if (c.scale_attn_by_inverse_layer_idx === true) refuse('scale_attn_by_inverse_layer_idx is set');
@@ -58,6 +73,7 @@ export function fromHfConfig(json: unknown, where: string): GPT2Config {
     n_ctx: (c.n_positions ?? c.n_ctx ?? 1024) as number,
     d_mlp: (c.n_inner ?? 4 * d_model) as number,
     weight_tying: (c.tie_word_embeddings ?? true) as boolean,
+    ...(compact ? { head_ids: c.head_ids as number[] } : {}),
   };
   try {
     return validateConfig(cfg);
@@ -115,8 +131,9 @@ export interface TensorSource {
  */
 export function checkpointShapes(cfg: GPT2Config): Map<string, number[]> {
   const C = cfg.d_model;
+  const rows = cfg.head_ids === undefined ? cfg.vocab_size : cfg.head_ids.length + 1; // of wte and the head
   const shapes = new Map<string, number[]>([
-    ['wte.weight', [cfg.vocab_size, C]],
+    ['wte.weight', [rows, C]],
     ['wpe.weight', [cfg.n_ctx, C]],
   ]);
   for (let i = 0; i < cfg.n_layers; i++) {
@@ -132,7 +149,7 @@ export function checkpointShapes(cfg: GPT2Config): Map<string, number[]> {
   }
   shapes.set('ln_f.weight', [C]);
   shapes.set('ln_f.bias', [C]);
-  if (!cfg.weight_tying) shapes.set('lm_head.weight', [cfg.vocab_size, C]);
+  if (!cfg.weight_tying) shapes.set('lm_head.weight', [rows, C]);
   return shapes;
 }
 

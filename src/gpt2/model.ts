@@ -1,14 +1,17 @@
 // GPT-2 in one file (Hugging Face GPT2LMHeadModel semantics), built from tsgrad's nn layers:
 // causal self-attention, the MLP, the pre-LN block, and the model (token and position
 // embeddings, the blocks, a final LayerNorm and an lm head tied to wte). B is the batch, T the
-// sequence, C = d_model, H heads of D = C/H, V the vocabulary.
+// sequence, C = d_model, H heads of D = C/H, V the vocabulary. With cfg.head_ids the embedding
+// and head hold K + 1 rows, the kept ids and "other" (./head_vocab.ts), and the model is still
+// a distribution over all V ids: forward gives all V logits, loss the loss over all V.
 // Promise: namedParameters() gives exactly the Hugging Face names without `transformer.`
 // ('wte.weight', 'h.0.attn.c_attn.weight', …, 'ln_f.bias'), in Hugging Face order; the
 // same seed gives the same weights and the same dropout masks; `loss` is the one loss that
 // training and evaluation compute.
-import { type Tensor } from '../autograd/tensor.ts';
+import { tensor, type Tensor } from '../autograd/tensor.ts';
 import { concat } from '../autograd/ops/layout.ts';
 import { linear } from '../autograd/ops/matmul.ts';
+import { embedding } from '../autograd/ops/embedding.ts';
 import { linearCrossEntropy } from '../autograd/ops/cross_entropy.ts';
 import { causalAttention } from '../autograd/ops/attention.ts';
 import { defaultRng, Rng, rngFrom } from '../autograd/random.ts';
@@ -17,6 +20,7 @@ import { knownOptions } from '../nn/options.ts';
 import { Dropout, Embedding, GELU, LayerNorm, Linear } from '../nn/layers.ts';
 import { attentionComposed } from '../nn/attention.ts';
 import { validateConfig, type GPT2Config } from './config.ts';
+import { HeadVocab } from './head_vocab.ts';
 
 /** Keys and values of the positions seen so far, [B, H, Tpast, D] each; grown by forward. */
 export interface KVCache {
@@ -156,7 +160,7 @@ export interface ForwardOptions {
 
 export class GPT2Model extends Module {
   // Field order is the parameter order: the Hugging Face order.
-  wte: Embedding; // token embeddings [V, C]
+  wte: Embedding; // token embeddings [V, C], or [K + 1, C] with a compact head
   wpe: Embedding; // position embeddings [n_ctx, C]
   embd_dropout: Dropout;
   h: GPT2Block[];
@@ -164,6 +168,8 @@ export class GPT2Model extends Module {
   /** Only when weight_tying is false; the tied head is wte.weight itself. */
   lm_head: Linear | null;
   readonly cfg: GPT2Config;
+  /** The compact head's ids and rows (cfg.head_ids), or null: a row for every id. */
+  readonly vocab: HeadVocab | null;
   /** Init and dropout randomness. Training checkpoints save its state to resume exactly. */
   readonly rng: Rng;
 
@@ -171,6 +177,8 @@ export class GPT2Model extends Module {
     super();
     knownOptions('GPT2Model', opts, { seed: true, init: true } satisfies Record<keyof GPT2ModelOptions, true>);
     this.cfg = validateConfig(cfg);
+    this.vocab = cfg.head_ids === undefined ? null : new HeadVocab(cfg.head_ids, cfg.vocab_size);
+    const rows = this.vocab?.rows ?? cfg.vocab_size; // of wte and the head
     this.rng = new Rng(opts.seed ?? defaultRng().nextUint32());
     const rng = this.rng;
     const std = opts.init === false ? 0 : cfg.init_range;
@@ -179,14 +187,14 @@ export class GPT2Model extends Module {
     const init: Init = { rng, std, residualStd: std / Math.sqrt(2 * cfg.n_layers) };
     // Seed bug: `if module.bias is None: zeros_(bias)` never zeroed a bias; Linear with a std
     // (normal init) makes zero biases, LayerNorm ones and zeros.
-    this.wte = new Embedding(cfg.vocab_size, cfg.d_model, { rng, std });
+    this.wte = new Embedding(rows, cfg.d_model, { rng, std });
     this.wpe = new Embedding(cfg.n_ctx, cfg.d_model, { rng, std });
     this.embd_dropout = new Dropout(cfg.dropout, rng);
     this.h = Array.from({ length: cfg.n_layers }, () => new GPT2Block(cfg, init));
     this.ln_f = new LayerNorm(cfg.d_model, cfg.layer_norm_eps);
     // Seed bug: nn.Linear(d_model, vocab_size) gave the lm head a bias of its own, which the
     // tie left untied; GPT-2's head has no bias, so tying makes it exactly wte.weight.
-    this.lm_head = cfg.weight_tying ? null : new Linear(cfg.d_model, cfg.vocab_size, { rng, std, bias: false });
+    this.lm_head = cfg.weight_tying ? null : new Linear(cfg.d_model, rows, { rng, std, bias: false });
   }
 
   /** One empty KV cache per block, for generation one token at a time. */
@@ -199,7 +207,12 @@ export class GPT2Model extends Module {
     knownOptions('GPT2Model.forward', opts, { cache: true, lastOnly: true } satisfies Record<keyof ForwardOptions, true>);
     const T = shape[1];
     const x = this.hidden('GPT2Model.forward', tokens, shape, opts.cache ?? null); // [B, T, C]
-    return linear(opts.lastOnly ? x.slice(1, T - 1, T) : x, this.headWeight()); // [B, T, V] or [B, 1, V]
+    const h = opts.lastOnly ? x.slice(1, T - 1, T) : x;
+    const w = this.headWeight(); // [V, C] or [K + 1, C]
+    if (this.vocab === null) return linear(h, w); // [B, T, V] or [B, 1, V]
+    // every id's logit: its row's (each unseen id: other's), minus log(V − K) for an unseen id
+    const shift = tensor(this.vocab.logitShift(), { dtype: w.dtype, backend: w.backend }); // [V]
+    return linear(h, embedding(w, this.vocab.rowOf), shift); // [B, T, V] or [B, 1, V]
   }
 
   /**
@@ -211,7 +224,12 @@ export class GPT2Model extends Module {
     const [B, T] = shape;
     if (targets.length !== B * T) throw new Error(`GPT2Model.loss: ${targets.length} targets for ${B * T} tokens`);
     const x = this.hidden('GPT2Model.loss', tokens, shape, null); // [B, T, C]
-    return linearCrossEntropy(x, this.headWeight(), targets, { ignoreIndex: -1 }); // []
+    if (this.vocab === null) return linearCrossEntropy(x, this.headWeight(), targets, { ignoreIndex: -1 }); // []
+    const rows = this.vocab.toRows(targets, 'GPT2Model.loss: target');
+    const loss = linearCrossEntropy(x, this.headWeight(), rows, { ignoreIndex: -1 }); // [], over the K + 1 rows
+    // an unseen target gets 1/(V − K) of other's probability: log(V − K) more loss, a constant
+    const { counted, other } = this.vocab.countOther(rows);
+    return other === 0 ? loss : loss.add((other / counted) * this.vocab.unseenLog); // []
   }
 
   /** The transformer trunk: embeddings, the blocks and ln_f; [B, T] ids → [B, T, C]. Errors start with `where`. */
@@ -233,14 +251,15 @@ export class GPT2Model extends Module {
     }
 
     const positions = Int32Array.from({ length: T }, (_, t) => past + t);
-    const tok_emb = this.wte.forward(tokens, [B, T]); // [B, T, C]
+    const rows = this.vocab === null ? tokens : this.vocab.toRows(tokens, where); // an unseen id embeds as other
+    const tok_emb = this.wte.forward(rows, [B, T]); // [B, T, C]
     const pos_emb = this.wpe.forward(positions, [T]); // [T, C]
     let x = this.embd_dropout.forward(tok_emb.add(pos_emb)); // [B, T, C]
     this.h.forEach((block, i) => (x = block.forward(x, cache?.[i] ?? null))); // [B, T, C]
     return this.ln_f.forward(x); // [B, T, C]
   }
 
-  /** The lm head's weight [V, C], read as Wᵀ by linear: wte.weight itself when tied (no copy). */
+  /** The lm head's weight [V, C] ([K + 1, C] compact), read as Wᵀ by linear: wte.weight itself when tied (no copy). */
   private headWeight(): Tensor {
     return this.lm_head === null ? this.wte.weight : this.lm_head.weight;
   }

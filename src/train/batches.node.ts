@@ -1,8 +1,8 @@
 // The batches of a run in Node: the overfit text without --data, else the pretokenized
 // --data DIR (train.bin, val.bin) read through TokenDataset.
 // Promise: errors about missing or malformed data are thrown by openBatches (and dataFiles, which
-// `npm run web -- --data DIR` shares), before training:
-// every id of train.bin and val.bin is checked there (one pass over each file).
+// `npm run web -- --data DIR` shares), before training: every id of train.bin and val.bin is
+// checked there (one pass over each file, which also lists train.bin's ids for a compact head).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TokenDataset } from '../data/dataset.ts';
@@ -31,8 +31,9 @@ export function openBatches(cfg: TrainConfig): BatchSource {
     train.close();
     throw err;
   }
-  return windowBatches(cfg, train, val, () => {
+  const batches = windowBatches(cfg, train, val, () => {
     train.close();
     val?.close();
   });
+  return { ...batches, vocabulary: () => train.idsSeen() };
 }

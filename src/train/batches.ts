@@ -19,6 +19,7 @@ export function textBatches(cfg: TrainConfig): BatchSource {
   if (tokens.length < cfg.ctx + 1) throw new Error(`--ctx ${cfg.ctx} is longer than the overfit text (${tokens.length} tokens)`);
   return {
     next: (rng: Rng) => randomBatch(tokens, cfg.ctx, cfg.batchSize, rng),
+    vocabulary: () => Int32Array.from(new Set(tokens)).sort(),
     evalBatches: () => null,
     state: () => null,
     loadState: () => {},

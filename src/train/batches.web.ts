@@ -17,6 +17,7 @@ export function pageBatches(data: PageData | null): (cfg: TrainConfig) => BatchS
   return (cfg) => {
     if (cfg.data === null) return textBatches(cfg);
     if (data === null) throw new Error(`the ${cfg.preset} preset trains on a train.bin: pick one (and its val.bin), or start the page with npm run web -- --data DIR`);
-    return windowBatches(cfg, data.train.windows(cfg.ctx), data.val?.windows(cfg.ctx) ?? null, () => {});
+    const batches = windowBatches(cfg, data.train.windows(cfg.ctx), data.val?.windows(cfg.ctx) ?? null, () => {});
+    return { ...batches, vocabulary: () => data.train.idsSeen() };
   };
 }

@@ -1,6 +1,7 @@
 // Training checkpoints: everything needed to continue a run exactly where it stopped, and the
 // checks before a run starts. A checkpoint is a TrainingState (step, RNG states, data position,
-// best validation loss, the resolved training config), the weights, and the optimizer's state
+// best validation loss, the schedule's plan of a budgeted run, the ids a compact head keeps, the
+// resolved training config), the weights, and the optimizer's state
 // (AdamW moments m.<param> and v.<param>, or SGD momentum.<param>); a RunStore (./io.ts) keeps
 // it, e.g. as out/checkpoint/ (./run_dir.node.ts).
 // Promise: a run writes over nothing it should not: a fresh run refuses a store holding another
@@ -14,6 +15,7 @@ import { SGD } from '../nn/optim/sgd.ts';
 import type { Optimizer } from '../nn/optim/optimizer.ts';
 import type { GPT2Model } from '../gpt2/model.ts';
 import type { DataLoaderState } from '../data/loader.ts';
+import type { SchedulePlan } from './budget.ts';
 import { recordedSetting, RESUME_KEYS, type TrainConfig } from './config.ts';
 import type { BatchSource, Checkpoint, NamedArray, RunStore, SavedCheckpoint } from './io.ts';
 
@@ -28,12 +30,20 @@ export interface TrainingState {
   batch_rng: number[];
   data: DataLoaderState | null;
   optimizer_step: number;
+  /** A budgeted run's plan (./budget.ts) once made: a resumed run keeps it; null before, or without --max-minutes. */
+  plan: SchedulePlan | null;
+  /** The ids the model's compact head keeps (--head-vocab data), ascending; null for the full vocabulary. */
+  head_ids: number[] | null;
   config: TrainConfig;
 }
 
 const isInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
 const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isRngState = (v: unknown) => Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x));
+const isPlan = (v: unknown) => isObject(v) && isInt((v as SchedulePlan).steps) && isInt((v as SchedulePlan).warmup) && Number.isFinite((v as SchedulePlan).stepMs);
+const isIdList = (v: unknown) => Array.isArray(v) && v.every((id, i) => isInt(id) && (i === 0 || id > v[i - 1]));
+/** Fields a checkpoint written before they existed lacks: read as null. */
+const OPTIONAL_FIELDS = ['plan', 'head_ids'];
 const STATE_FIELDS: Record<keyof TrainingState, (v: unknown) => boolean> = {
   version: (v) => v === VERSION,
   step: isInt,
@@ -42,6 +52,8 @@ const STATE_FIELDS: Record<keyof TrainingState, (v: unknown) => boolean> = {
   batch_rng: isRngState,
   data: (v) => v === null || isObject(v),
   optimizer_step: isInt,
+  plan: (v) => v === null || isPlan(v),
+  head_ids: (v) => v === null || isIdList(v),
   config: isObject,
 };
 
@@ -55,6 +67,7 @@ export function parseTrainingState(text: string, path: string): TrainingState {
   }
   if (!isObject(state)) throw new Error(`--resume: ${path} is not a tsgrad training state (not a JSON object)`);
   if (state.version !== VERSION) throw new Error(`--resume: ${path} is checkpoint format ${JSON.stringify(state.version)}, this tsgrad reads ${VERSION}`);
+  for (const field of OPTIONAL_FIELDS) state[field] ??= null;
   for (const [field, ok] of Object.entries(STATE_FIELDS)) {
     if (!ok(state[field])) throw new Error(`--resume: ${path} is not a tsgrad training state ('${field}' is ${JSON.stringify(state[field]) ?? 'missing'})`);
   }
@@ -82,7 +95,9 @@ export async function checkRun(cfg: TrainConfig, store: RunStore): Promise<Saved
     const detail = differs.map((k) => `${k} ${was(k)} → ${JSON.stringify(cfg[k] ?? null)}`).join(', ');
     throw new Error(`--resume: the checkpoint in ${saved.where} was trained with different settings (${detail}); use the same flags or another --out`);
   }
-  if (saved.state.step >= cfg.steps) throw new Error(`--resume: the checkpoint is already at step ${saved.state.step}; pass --steps above ${saved.state.step} to train further`);
+  const { plan, step } = saved.state;
+  if (plan !== null && step >= plan.steps) throw new Error(`--resume: the run in ${saved.where} is complete: it planned ${plan.steps} steps for its --max-minutes and made them`);
+  if (step >= cfg.steps) throw new Error(`--resume: the checkpoint is already at step ${step}; pass --steps above ${step} to train further`);
   return saved;
 }
 
@@ -90,8 +105,15 @@ function paramNames(model: GPT2Model): Map<Tensor, string> {
   return new Map(model.namedParameters().map(([name, p]) => [p, name]));
 }
 
-/** The run as it stands after `step` steps, for store.saveCheckpoint. */
-export async function makeCheckpoint(cfg: TrainConfig, step: number, model: GPT2Model, optimizer: Optimizer, data: BatchSource, batchRng: Rng, bestValLoss: number | null): Promise<Checkpoint> {
+/** Where a run stands beyond its weights, optimizer, RNGs and data: what a resume continues with. */
+export interface RunState {
+  step: number;
+  bestValLoss: number | null;
+  plan: SchedulePlan | null;
+}
+
+/** The run as it stands after `run.step` steps, for store.saveCheckpoint. */
+export async function makeCheckpoint(cfg: TrainConfig, run: RunState, model: GPT2Model, optimizer: Optimizer, data: BatchSource, batchRng: Rng): Promise<Checkpoint> {
   const names = paramNames(model);
   const tensors: NamedArray[] = [];
   let optimizerStep = 0;
@@ -111,12 +133,14 @@ export async function makeCheckpoint(cfg: TrainConfig, step: number, model: GPT2
   }
   const state: TrainingState = {
     version: VERSION,
-    step,
-    best_val_loss: bestValLoss,
+    step: run.step,
+    best_val_loss: run.bestValLoss,
     model_rng: model.rng.getState(),
     batch_rng: batchRng.getState(),
     data: data.state(),
     optimizer_step: optimizerStep,
+    plan: run.plan,
+    head_ids: model.cfg.head_ids === undefined ? null : [...model.cfg.head_ids],
     config: cfg,
   };
   return { state, model, optimizer: tensors };
@@ -129,7 +153,7 @@ export async function restoreCheckpoint(
   optimizer: Optimizer,
   data: BatchSource,
   batchRng: Rng,
-): Promise<{ step: number; bestValLoss: number | null }> {
+): Promise<RunState> {
   const { state } = saved;
   await saved.loadWeights(model);
   const tensors = await saved.optimizer();
@@ -148,5 +172,5 @@ export async function restoreCheckpoint(
   model.rng.setState(state.model_rng);
   batchRng.setState(state.batch_rng);
   data.loadState(state.data);
-  return { step: state.step, bestValLoss: state.best_val_loss };
+  return { step: state.step, bestValLoss: state.best_val_loss, plan: state.plan };
 }

@@ -1,6 +1,8 @@
 // A training run's settings (TrainConfig) and the presets they start from: the seed's overfit
-// loop, TinyStories on a CPU, and the seed's GPT-2 run. The `npm run train` flags set them
-// (TRAIN_FLAGS in ./cli/commands.ts, from the command line or a --config FILE.json).
+// loop, TinyStories on a CPU, and the seed's GPT-2 run. A preset may size itself by the time it
+// is given (BUDGET_TIERS): with --max-minutes X, the tier for X applies over the preset. The
+// `npm run train` flags set them (TRAIN_FLAGS in ./cli/commands.ts, from the command line or a
+// --config FILE.json), over the preset and its tier.
 // Promise: checkSettings finds every conflict between settings before anything is read or
 // written, as one ConfigError line (a command prints it and exits 2).
 import { isGPT2Size, makeConfig, GPT2_SIZES, type GPT2Config } from '../gpt2/config.ts';
@@ -17,6 +19,8 @@ export interface TrainConfig {
   nHeads: number | null;
   /** Directory holding train.bin and val.bin; null trains on the seed's repeated sentence. */
   data: string | null;
+  /** A fresh model's token embedding and tied head: a row for every GPT-2 id, or ('data') for the ids train.bin holds plus one "other" row (src/gpt2/head_vocab.ts). */
+  headVocab: 'full' | 'data';
   /** Start from an HF-layout checkpoint directory or a hub name ('gpt2'); null = fresh init. */
   init: string | null;
   out: string;
@@ -67,6 +71,7 @@ const BASE: Omit<TrainConfig, 'preset' | 'model' | 'out'> = {
   dModel: null,
   nHeads: null,
   data: null,
+  headVocab: 'full',
   init: null,
   steps: 1000,
   batchSize: 8,
@@ -126,6 +131,7 @@ export const TRAIN_PRESETS: Record<string, TrainConfig> = {
     model: 'tinystories',
     data: 'data/tinystories',
     out: 'out/tinystories',
+    headVocab: 'data',
     steps: 2000,
     batchSize: 8,
     ctx: 128,
@@ -160,14 +166,43 @@ export const TRAIN_PRESETS: Record<string, TrainConfig> = {
   },
 };
 
-/** The model shape a fresh run builds: the --model size, with --n-layer/--d-model/--n-heads, n_ctx ≥ --ctx. */
-export function freshModelConfig(cfg: TrainConfig): GPT2Config {
+/** Settings of a preset for budgets of at most `upTo` minutes. */
+export interface BudgetTier {
+  upTo: number;
+  settings: Partial<TrainConfig>;
+}
+
+/**
+ * The presets that size themselves by --max-minutes: the first tier whose upTo is at least the
+ * budget applies over the preset. Chosen by measurement (bench/sweep.ts, bench/RESULTS.md).
+ */
+export const BUDGET_TIERS: Record<string, BudgetTier[]> = {
+  // Budgets of minutes on a 2-core CPU see well under 4M tokens: at that scale short windows and
+  // two wide blocks lower the loss fastest per second (PyTorch and tsgrad sweeps, bench/RESULTS.md).
+  tinystories: [
+    { upTo: 20, settings: { steps: 1_000_000, nLayer: 2, dModel: 192, nHeads: 6, ctx: 64, batchSize: 16, lr: 3e-3, minLr: 3e-4 } },
+    { upTo: Infinity, settings: { steps: 1_000_000, nLayer: 2, dModel: 256, nHeads: 8, ctx: 64, batchSize: 16, lr: 3e-3, minLr: 3e-4 } },
+  ],
+};
+
+/** What preset's tier for a budget of maxMinutes sets ({} without a budget or tiers). */
+export function budgetSettings(preset: string, maxMinutes: number): Partial<TrainConfig> {
+  if (!(maxMinutes > 0)) return {};
+  return { ...BUDGET_TIERS[preset]?.find((t) => maxMinutes <= t.upTo)?.settings };
+}
+
+/**
+ * The model shape a fresh run builds: the --model size, with --n-layer/--d-model/--n-heads,
+ * n_ctx ≥ --ctx, and a compact head keeping headIds when given.
+ */
+export function freshModelConfig(cfg: TrainConfig, headIds: readonly number[] | null = null): GPT2Config {
   if (!isGPT2Size(cfg.model)) throw new ConfigError(`--model: unknown GPT-2 size '${cfg.model}' (known: ${Object.keys(GPT2_SIZES).join(', ')})`);
   const base = GPT2_SIZES[cfg.model];
   const dModel = cfg.dModel ?? base.d_model;
   const nHeads = cfg.nHeads ?? base.n_heads;
   if (dModel % nHeads !== 0) throw new ConfigError(`--d-model ${dModel} is not a multiple of --n-heads ${nHeads}`);
-  return makeConfig({ n_layers: cfg.nLayer ?? base.n_layers, d_model: dModel, n_heads: nHeads, n_ctx: Math.max(base.n_ctx, cfg.ctx), dropout: cfg.dropout }, cfg.model);
+  const head = headIds === null ? {} : { head_ids: headIds };
+  return makeConfig({ n_layers: cfg.nLayer ?? base.n_layers, d_model: dModel, n_heads: nHeads, n_ctx: Math.max(base.n_ctx, cfg.ctx), dropout: cfg.dropout, ...head }, cfg.model);
 }
 
 /** Checks between settings (each flag's own range is checked by its table entry); returns c. */
@@ -186,4 +221,4 @@ export function recordedSetting(config: Partial<TrainConfig>, key: keyof TrainCo
 }
 
 /** The settings that must match for --resume to continue a run (everything that shapes the math). */
-export const RESUME_KEYS: (keyof TrainConfig)[] = ['model', 'nLayer', 'dModel', 'nHeads', 'data', 'init', 'batchSize', 'ctx', 'optimizer', 'gradAccum', 'seed', 'shuffle', 'lrSchedule', 'lr', 'minLr', 'warmup', 'weightDecay', 'decayAll', 'beta1', 'beta2', 'eps', 'momentum', 'gradClip', 'dropout'];
+export const RESUME_KEYS: (keyof TrainConfig)[] = ['model', 'nLayer', 'dModel', 'nHeads', 'headVocab', 'data', 'init', 'batchSize', 'ctx', 'optimizer', 'gradAccum', 'seed', 'shuffle', 'lrSchedule', 'lr', 'minLr', 'warmup', 'weightDecay', 'decayAll', 'beta1', 'beta2', 'eps', 'momentum', 'gradClip', 'dropout'];

@@ -35,6 +35,8 @@ export interface BatchSource {
   next(rng: Rng): Batch | Promise<Batch>;
   /** Validation batches in order (at most maxBatches), or null when there is no validation set. */
   evalBatches(batchSize: number, maxBatches: number): Iterable<Batch> | AsyncIterable<Batch> | null;
+  /** The ids the training data holds, ascending: what a compact head keeps (--head-vocab data). Absent: the source cannot tell. */
+  vocabulary?(): Int32Array;
   /** Position in the data, for checkpoints (null when the Rng alone determines it). */
   state(): DataLoaderState | null;
   loadState(state: DataLoaderState | null): void;
@@ -114,5 +116,7 @@ export interface TrainProgress {
   update(stepsDone: number, m: StepMetrics): void;
   /** A line for the person (validation loss, a sample, a stop). */
   interrupt(line: string): void;
+  /** The run's steps in all, once a --max-minutes run has planned them. */
+  plan?(steps: number): void;
   stop(): void;
 }

@@ -1,11 +1,15 @@
 // The training loop: one loop for every preset (the seed's overfit loop, TinyStories, GPT-2).
 // Each step: lr from the schedule → gradAccum micro-batches of model.loss + backward →
-// global-norm clip → optimizer step → log. Every evalEvery steps: validation loss, a sample,
-// the best weights when it improves (without validation data, only the sample). The
-// checkpoint holds everything a resume needs, so a resumed run logs the same losses as an
-// uninterrupted one, step for step; it is saved at every evaluation, every saveEvery steps, on
-// a stop request (after the step under way) and at the end, after the final weights and the
-// metrics' finish (so a checkpoint at the last step means the run is complete). All IO goes through `io` (./io.ts): no Node API here, so the
+// global-norm clip → optimizer step → log. The cosine schedule decays to --min-lr at the run's
+// last step: step steps − 1, or, with --max-minutes, the last step of the plan made once a few
+// steps are timed (./budget.ts: as many steps as fit in the time left, at most --steps); the
+// plan is recorded in metrics.jsonl and the checkpoint, and a resumed run keeps it. Every
+// evalEvery steps: validation loss, a sample, the best weights when it improves (without
+// validation data, only the sample). The checkpoint holds everything a resume needs, so a
+// resumed run logs the same losses as an uninterrupted one, step for step; it is saved at
+// every evaluation, every saveEvery steps, on a stop request (after the step under way) and at
+// the end, after the final weights and the metrics' finish (so a checkpoint at the last step
+// means the run is complete). All IO goes through `io` (./io.ts): no Node API here, so the
 // same loop runs in a browser.
 // Promise: a NaN/Inf loss stops the run before the update, a NaN/Inf validation loss stops it
 // too, and weights that are not finite are never saved; each stop names the step and says
@@ -20,10 +24,11 @@ import { stateTensors, type Optimizer } from '../nn/optim/optimizer.ts';
 import { GPT2Model } from '../gpt2/model.ts';
 import { generate } from '../gpt2/generate.ts';
 import { decode, encodeOrdinary } from '../data/tokenizer.ts';
+import { VOCAB_SIZE } from '../gpt2/config.ts';
 import { freshModelConfig, type TrainConfig } from './config.ts';
 import { checkRun, makeCheckpoint, restoreCheckpoint } from './checkpoint.ts';
-import type { StopRequests, TrainIO, TrainProgress } from './io.ts';
-import { TimeBudget } from './budget.ts';
+import type { BatchSource, StopRequests, TrainIO, TrainProgress } from './io.ts';
+import { dueAfter, TimeBudget, type SchedulePlan } from './budget.ts';
 import { formatStep, type StepMetrics } from './metrics.ts';
 import { evaluate } from './evaluate.ts';
 import { profiler } from '../autograd/backends/profile.ts';
@@ -51,11 +56,12 @@ export function lineProgress(cfg: TrainConfig, log: (line: string) => void): Tra
 }
 
 /**
- * The model a run starts from: a fresh GPT-2 of the shape the settings give (seeded init), or
- * the `--init` weights; `--dropout` applies to both.
+ * The model a run starts from: a fresh GPT-2 of the shape the settings give (seeded init), its
+ * head compact when headIds are given, or the `--init` weights (their own head); `--dropout`
+ * applies to both.
  */
-export async function buildModel(cfg: TrainConfig, loadModel?: TrainIO['loadModel']): Promise<GPT2Model> {
-  if (cfg.init === null) return new GPT2Model(freshModelConfig(cfg), { seed: cfg.seed });
+export async function buildModel(cfg: TrainConfig, loadModel?: TrainIO['loadModel'], headIds: readonly number[] | null = null): Promise<GPT2Model> {
+  if (cfg.init === null) return new GPT2Model(freshModelConfig(cfg, headIds), { seed: cfg.seed });
   if (loadModel === undefined) throw new TrainingStopped(`--init ${cfg.init}: this run has no way to load weights`);
   const loaded = await loadModel(cfg.init, cfg.seed);
   if (loaded.cfg.dropout === cfg.dropout) return loaded;
@@ -63,6 +69,29 @@ export async function buildModel(cfg: TrainConfig, loadModel?: TrainIO['loadMode
   const model = new GPT2Model({ ...loaded.cfg, dropout: cfg.dropout }, { seed: cfg.seed });
   model.loadStateDict(loaded.stateDict());
   return model;
+}
+
+/** The ids a fresh model's compact head keeps (--head-vocab data): those of the training data; null for a row per id. */
+function dataHeadIds(cfg: TrainConfig, data: BatchSource): number[] | null {
+  if (cfg.headVocab === 'full' || cfg.init !== null) return null;
+  if (data.vocabulary === undefined) throw new TrainingStopped("--head-vocab data: this run's data cannot list the ids it holds; use --head-vocab full");
+  const ids = data.vocabulary();
+  return ids.length < VOCAB_SIZE ? Array.from(ids) : null; // every id seen: the full head is that model
+}
+
+/**
+ * Steps a run times before it plans its schedule from the budget: up to 20 of the warmup's
+ * (their lr does not depend on the plan; the first steps run slow while the kernels compile and
+ * the memory pool fills, so a plan made on them would end the run early), and at least 2.
+ */
+export function planningSteps(warmup: number): number {
+  return Math.max(2, Math.min(warmup, 20) + 1);
+}
+
+/** The learning rate of `step`: the schedule laid over the plan's steps and warmup when there is one, else over cfg's. */
+export function scheduledLr(cfg: TrainConfig, plan: SchedulePlan | null, step: number): number {
+  const { steps, warmup } = plan ?? cfg;
+  return learningRate(cfg.lrSchedule, step, { lr: cfg.lr, minLr: cfg.minLr, warmup, steps: steps - 1 }); // --min-lr at the last step
 }
 
 /** Parameters that get weight decay: matrices and embeddings (≥ 2 dims), never biases or LayerNorm; with decayAll, all. */
@@ -101,7 +130,7 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
   const resume = await checkRun(cfg, store);
   const data = await io.openData(cfg);
   try {
-    const model = await buildModel(cfg, io.loadModel);
+    const model = await buildModel(cfg, io.loadModel, resume !== null ? resume.state.head_ids : dataHeadIds(cfg, data));
     if (cfg.ctx > model.cfg.n_ctx) throw new TrainingStopped(`--ctx ${cfg.ctx} exceeds the model's n_ctx ${model.cfg.n_ctx}`);
     const optimizer = makeOptimizer(cfg, model); // made here, from this model: never another's
     const params = model.parameters();
@@ -109,8 +138,9 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     const batchRng = new Rng(cfg.seed); // the overfit loop's random windows
     let step = 0;
     let bestValLoss: number | null = null;
+    let plan: SchedulePlan | null = null;
     if (resume !== null) {
-      ({ step, bestValLoss } = await restoreCheckpoint(resume, model, optimizer, data, batchRng));
+      ({ step, bestValLoss, plan } = await restoreCheckpoint(resume, model, optimizer, data, batchRng));
       log(`resuming from ${resume.where} at step ${step}`);
     } else if (cfg.overwrite) {
       await store.clear();
@@ -122,7 +152,12 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
 
     const tokensPerStep = cfg.batchSize * cfg.ctx * cfg.gradAccum;
     const params0 = `${(model.numParameters() / 1e6).toFixed(2)}M parameters`;
-    log(`training ${cfg.preset}: ${params0}, ${model.cfg.n_layers} layers, d_model ${model.cfg.d_model}, backend ${model.wte.weight.backend.name}, ${tokensPerStep} tokens/step, steps ${step} → ${cfg.steps}`);
+    const head = model.vocab === null ? '' : `, head ${model.vocab.kept.length} ids of train data + other`;
+    // with --max-minutes the cosine schedule is laid over the steps that fit, planned once a few are timed
+    const planAt = cfg.maxMinutes > 0 && cfg.lrSchedule === 'cosine' && plan === null ? step + planningSteps(cfg.warmup) : null;
+    const end = () => Math.min(cfg.steps, plan?.steps ?? Infinity);
+    const steps = planAt === null ? `${end()}` : `the steps that fit in ${cfg.maxMinutes} min (at most ${cfg.steps}), planned after step ${planAt - 1}`;
+    log(`training ${cfg.preset}: ${params0}, ${model.cfg.n_layers} layers, d_model ${model.cfg.d_model}${head}, backend ${model.wte.weight.backend.name}, ${tokensPerStep} tokens/step, steps ${step} → ${steps}`);
     const progress = (io.progress ?? ((c) => lineProgress(c, log)))(cfg, step);
     const start = performance.now();
     const budget = new TimeBudget(cfg, model.numParameters(), now, runStart);
@@ -142,7 +177,7 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     };
     const saveCheckpoint = async (atStep: number) => {
       try {
-        const where = await store.saveCheckpoint(await makeCheckpoint(cfg, atStep, model, optimizer, data, batchRng, bestValLoss));
+        const where = await store.saveCheckpoint(await makeCheckpoint(cfg, { step: atStep, bestValLoss, plan }, model, optimizer, data, batchRng));
         saved = { step: atStep, where };
       } catch (err) {
         stopRun(`saving the checkpoint at step ${atStep} failed: ${(err as Error).message}; ${onDisk()}`);
@@ -177,11 +212,17 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
     model.train();
     // --profile times one step: the second of this run (the first warms the kernels up)
     const profiledStep = Math.min(step + 1, cfg.steps - 1);
-    while (step < cfg.steps) {
+    while (step < end()) {
+      if (step === planAt) {
+        plan = budget.plan(step, cfg.steps);
+        await metrics.write({ step, planned_steps: plan.steps, warmup: plan.warmup, step_ms: plan.stepMs });
+        progress.plan?.(plan.steps);
+        progress.interrupt(`--max-minutes ${cfg.maxMinutes}: planned ${plan.steps} steps (${plan.stepMs.toFixed(0)} ms a step), warmup ${plan.warmup}, cosine to --min-lr ${cfg.minLr} at step ${plan.steps - 1}`);
+      }
       const stepStart = performance.now();
       const profiling = cfg.profile && step === profiledStep;
       if (profiling) profiler.start();
-      const lr = learningRate(cfg.lrSchedule, step, cfg);
+      const lr = scheduledLr(cfg, plan, step);
       optimizer.setLr(lr);
 
       // One step inside the backend's memory pool, where it has one (cpu): the arrays it makes
@@ -226,12 +267,11 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
       await new Promise((resolve) => setTimeout(resolve, 0));
 
       // what is due after this step; --max-minutes ends the run early enough to do it and the ending
-      const evalDue = cfg.evalEvery > 0 && step % cfg.evalEvery === 0;
-      const due = { eval: evalDue, save: evalDue || (cfg.saveEvery > 0 && step % cfg.saveEvery === 0) };
-      const outOfTime = step < cfg.steps && budget.stopAfterStep(due);
-      const last = step === cfg.steps || outOfTime;
+      const due = dueAfter(step, cfg);
+      const outOfTime = step < end() && budget.stopAfterStep(due);
+      const last = step === end() || outOfTime;
       if (outOfTime) progress.interrupt(`--max-minutes ${cfg.maxMinutes}: stopping at step ${step}, leaving the time to evaluate and save`);
-      const evaluating = cfg.evalEvery > 0 && (evalDue || last);
+      const evaluating = cfg.evalEvery > 0 && (due.eval || last);
       const saving = evaluating || last || due.save || stop.reason !== null;
       if (saving) await checkWeights(step);
       if (evaluating) await budget.time('eval', () => evaluateAndSave(step));

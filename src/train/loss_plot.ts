@@ -6,7 +6,7 @@ import * as vegaLite from 'vega-lite';
 import type { MetricsRecord } from './metrics.ts';
 
 export async function lossPlotSvg(records: MetricsRecord[]): Promise<string> {
-  const values = records.map((r) => ('val_loss' in r ? { step: r.step, loss: r.val_loss, split: 'validation' } : { step: r.step, loss: r.loss, split: 'train' }));
+  const values = records.flatMap((r) => ('val_loss' in r ? [{ step: r.step, loss: r.val_loss, split: 'validation' }] : 'loss' in r ? [{ step: r.step, loss: r.loss, split: 'train' }] : []));
   const spec = vegaLite.compile({
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: 'tsgrad training loss',

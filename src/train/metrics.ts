@@ -1,5 +1,5 @@
-// The run's record, as metrics.jsonl holds it: one object per step, one per evaluation; how a
-// step reads as a line; and which records a resumed run keeps.
+// The run's record, as metrics.jsonl holds it: one object per step, one per evaluation, and a
+// budgeted run's plan; how a step reads as a line; and which records a resumed run keeps.
 // Promise: a last line cut short by a failed append (a full disk) is left out, any other line
 // that is not JSON is an error naming the file and the line; a resume keeps exactly the records
 // of the steps before its checkpoint, so the record reads as one uninterrupted run.
@@ -19,7 +19,15 @@ export interface EvalMetrics {
   val_loss: number;
 }
 
-export type MetricsRecord = StepMetrics | EvalMetrics;
+/** A --max-minutes run's plan (../train/budget.ts), made before step `step`. */
+export interface PlanMetrics {
+  step: number;
+  planned_steps: number;
+  warmup: number;
+  step_ms: number;
+}
+
+export type MetricsRecord = StepMetrics | EvalMetrics | PlanMetrics;
 
 /** A step as a line, in the seed notebook's format (`step=  10 | Loss: 5.922181`) with --seed-log. */
 export function formatStep(cfg: Pick<TrainConfig, 'seedLog'>, m: StepMetrics): string {
@@ -43,7 +51,7 @@ export function parseMetrics(text: string, path: string): MetricsRecord[] {
   return records;
 }
 
-/** The records a run resumed at `fromStep` keeps: steps before it, and the evaluation at it. */
+/** The records a run resumed at `fromStep` keeps: steps before it, and the evaluation and plan made at it. */
 export function recordsBefore(records: MetricsRecord[], fromStep: number): MetricsRecord[] {
-  return records.filter((r) => ('val_loss' in r ? r.step <= fromStep : r.step < fromStep));
+  return records.filter((r) => ('loss' in r ? r.step < fromStep : r.step <= fromStep));
 }

@@ -3,7 +3,8 @@
 //   folders  key [run, 'checkpoint' | 'best' | 'final'] → the folder's files, as `npm run train`
 //            writes them in --out (./checkpoint_files.ts, ../gpt2/hf_files.ts)
 //   metrics  key [run, step, kind] → a MetricsRecord; kind 0 is the evaluation after `step`
-//            steps, kind 1 the record of step `step`, so the keys sort as the run wrote them
+//            steps, 1 a budgeted run's plan made before step `step`, 2 the record of step
+//            `step`, so the keys sort as the run wrote them
 // A run's name is its preset's: the page keeps one run per preset.
 // Promise: a checkpoint is replaced in one transaction, so until saveCheckpoint resolves
 // latestCheckpoint finds the previous one, whatever happens to the tab; a resume keeps the
@@ -40,7 +41,7 @@ function db(): Promise<IDBPDatabase<Schema>> {
   return database;
 }
 
-const metricsKey = (run: string, r: MetricsRecord): [string, number, number] => [run, r.step, 'val_loss' in r ? 0 : 1];
+const metricsKey = (run: string, r: MetricsRecord): [string, number, number] => [run, r.step, 'val_loss' in r ? 0 : 'planned_steps' in r ? 1 : 2];
 
 export class IndexedDBRunStore implements RunStore {
   readonly name: string;
@@ -96,7 +97,7 @@ export class IndexedDBRunStore implements RunStore {
   async openMetrics(fromStep: number): Promise<MetricsSink> {
     const run = this.run;
     // what recordsBefore(fromStep) drops: step records from fromStep on, evaluations after it
-    await (await db()).delete('metrics', IDBKeyRange.bound([run, fromStep, 1], [run, Infinity]));
+    await (await db()).delete('metrics', IDBKeyRange.bound([run, fromStep, 2], [run, []]));
     return {
       write: async (record) => {
         await (await db()).put('metrics', record, metricsKey(run, record));

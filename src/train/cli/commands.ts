@@ -4,7 +4,7 @@
 import { GPT2_SIZES } from '../../gpt2/config.ts';
 import { HF_MODELS } from '../../data/pretrained.ts';
 import { MAX_STORY_CHARS } from '../../data/sources.ts';
-import { checkSettings, TRAIN_PRESETS, type TrainConfig } from '../config.ts';
+import { BUDGET_TIERS, budgetSettings, checkSettings, TRAIN_PRESETS, type TrainConfig } from '../config.ts';
 import { backendFlag, parseCommand, type Command, type Flag, type FlagValue } from './flags.ts';
 
 /** Every `npm run train` flag: the TrainConfig field it sets (key), its meaning and its range. */
@@ -15,13 +15,14 @@ export const TRAIN_FLAGS: Flag[] = [
   { name: 'n-heads', key: 'nHeads', group: 'model', type: 'int', arg: 'N', min: 1, help: 'attention heads per block of a fresh model' },
   { name: 'ctx', key: 'ctx', group: 'model', type: 'int', arg: 'T', min: 1, help: "tokens per training window; a fresh model's n_ctx grows to T if smaller" },
   { name: 'dropout', key: 'dropout', group: 'model', type: 'number', arg: 'P', min: 0, below: 1, help: 'dropout probability (embeddings, attention, residual)' },
+  { name: 'head-vocab', key: 'headVocab', group: 'model', type: 'string', arg: 'KIND', choices: ['full', 'data'], help: "a fresh model's embedding and tied head: a row per GPT-2 id (full), or only the ids train.bin holds plus one \"other\" row whose probability the unseen ids share evenly (data: still a distribution over all 50257 ids)" },
   { name: 'init', key: 'init', group: 'model', type: 'string', arg: 'DIR|gpt2', help: 'start from these weights (Hugging Face layout, or a hub name) instead of a fresh model', defaultText: 'none: a fresh model' },
   { name: 'data', key: 'data', group: 'data', type: 'string', arg: 'DIR', help: 'directory with train.bin and val.bin (npm run pretokenize)', defaultText: "none: the seed's sentence × 500" },
   { name: 'batch-size', key: 'batchSize', group: 'data', type: 'int', arg: 'B', min: 1, help: 'windows per micro-batch' },
   { name: 'no-shuffle', key: 'shuffle', sets: false, group: 'data', type: 'switch', help: 'read train.bin windows in order instead of a seeded shuffle' },
-  { name: 'steps', key: 'steps', group: 'optimisation', type: 'int', arg: 'N', min: 1, help: 'optimizer steps in the whole run' },
+  { name: 'steps', key: 'steps', group: 'optimisation', type: 'int', arg: 'N', min: 1, help: 'optimizer steps in the whole run (with --max-minutes: at most N)' },
   { name: 'lr', key: 'lr', group: 'optimisation', type: 'number', arg: 'X', min: 0, help: 'peak learning rate' },
-  { name: 'min-lr', key: 'minLr', group: 'optimisation', type: 'number', arg: 'X', min: 0, help: 'learning rate at the end of the cosine schedule' },
+  { name: 'min-lr', key: 'minLr', group: 'optimisation', type: 'number', arg: 'X', min: 0, help: "learning rate of the cosine schedule's last step" },
   { name: 'warmup', key: 'warmup', group: 'optimisation', type: 'int', arg: 'N', min: 0, help: 'steps of linear warm-up to --lr' },
   { name: 'lr-schedule', key: 'lrSchedule', group: 'optimisation', type: 'string', arg: 'NAME', choices: ['constant', 'cosine'], help: 'learning rate after warm-up' },
   { name: 'optimizer', key: 'optimizer', group: 'optimisation', type: 'string', arg: 'NAME', choices: ['adamw', 'sgd'], help: 'AdamW, or SGD (whose weight decay acts on every tensor)' },
@@ -46,10 +47,22 @@ export const TRAIN_FLAGS: Flag[] = [
   { name: 'overwrite', key: 'overwrite', group: 'output', type: 'switch', help: 'start afresh even if --out holds a run' },
   { name: 'preset', key: 'preset', group: 'run', type: 'string', arg: 'NAME', choices: Object.keys(TRAIN_PRESETS), help: 'the defaults every other flag starts from' },
   { name: 'seed', key: 'seed', group: 'run', type: 'int', arg: 'N', min: 0, max: 2 ** 32 - 1, help: 'seeds the initial weights, dropout, batches and samples' },
-  { name: 'max-minutes', key: 'maxMinutes', group: 'run', type: 'number', arg: 'X', min: 0, help: 'stop in time to evaluate and save within X minutes; 0 = no limit' },
+  { name: 'max-minutes', key: 'maxMinutes', group: 'run', type: 'number', arg: 'X', min: 0, help: 'stop in time to evaluate and save within X minutes; the cosine schedule then ends at the last step that fits, planned from the first steps\' speed; 0 = no limit' },
   { ...backendFlag(), key: 'backend' },
   { name: 'profile', key: 'profile', group: 'run', type: 'switch', help: 'time every kernel of one step and print the table' },
 ];
+
+/** --help's lines about the presets that size themselves by --max-minutes. */
+function budgetNotes(): string[] {
+  return Object.entries(BUDGET_TIERS).map(([preset, tiers]) => {
+    const said = tiers.map((t, i) => {
+      const range = t.upTo === Infinity ? `over ${tiers[i - 1].upTo} min` : `up to ${t.upTo} min`;
+      const flags = Object.entries(t.settings).map(([k, v]) => `--${TRAIN_FLAGS.find((f) => f.key === k)!.name} ${v}`);
+      return `${range}: ${flags.join(' ')}`;
+    });
+    return `--preset ${preset} with --max-minutes X takes the settings of its budget (flags given still win): ${said.join('; ')}.`;
+  });
+}
 
 export const TRAIN_COMMAND: Command = {
   name: 'train',
@@ -57,13 +70,22 @@ export const TRAIN_COMMAND: Command = {
   summary: 'Trains GPT-2: one loop for every preset, with checkpoints, metrics.jsonl and loss.svg in --out.',
   flags: TRAIN_FLAGS,
   configFile: true,
-  notes: ['Defaults shown are those of the preset given (--preset NAME --help shows another\'s).'],
+  notes: [
+    "Defaults shown are those of the preset given (--preset NAME --help shows another's) and, with --max-minutes X, of its tier for X minutes.",
+    ...budgetNotes(),
+  ],
 };
 
-/** The preset's config, then `defaults` (a command's own, e.g. the backend), then the flags. */
+/** The preset's config, then `defaults` (a command's own, e.g. the backend), then its tier for --max-minutes, then the flags. */
 function resolve(values: Record<string, FlagValue>, defaults: Partial<TrainConfig>): TrainConfig {
   const presetName = (values.preset as string | undefined) ?? defaults.preset ?? 'overfit';
-  const cfg: Record<string, unknown> = { ...TRAIN_PRESETS[presetName], ...defaults, preset: presetName };
+  const base = { ...TRAIN_PRESETS[presetName], ...defaults, preset: presetName };
+  const tier = budgetSettings(presetName, (values['max-minutes'] as number | undefined) ?? base.maxMinutes);
+  if (values.model !== undefined || values.init !== undefined) {
+    // a model named on the command line keeps its own shape
+    delete tier.nLayer, delete tier.dModel, delete tier.nHeads;
+  }
+  const cfg: Record<string, unknown> = { ...base, ...tier };
   for (const f of TRAIN_FLAGS) {
     const v = values[f.name];
     if (v === undefined || f.key === undefined) continue;

@@ -14,6 +14,7 @@ import { formatStep, type StepMetrics } from '../metrics.ts';
 /** A live bar on a terminal stream. */
 export interface LiveBar {
   update(value: number, payload?: Record<string, string>): void;
+  setTotal(total: number): void;
   /** Prints a line above the bar and redraws the bar under it. */
   print(line: string): void;
   stop(): void;
@@ -37,6 +38,10 @@ export function liveBar(format: string, total: number, value: number, payload: R
     update(v, p) {
       bar.update(v, p);
       if (performance.now() - drawnAt >= REDRAW_MS) draw();
+    },
+    setTotal(total) {
+      bar.setTotal(total);
+      draw();
     },
     print(line) {
       multi.log(line + '\n');
@@ -132,6 +137,7 @@ export function trainProgress(cfg: TrainConfig, firstStep: number, log: (line: s
       if (m.step % cfg.logEvery === 0) print(formatStep(cfg, m));
     },
     interrupt: print,
+    plan: (steps: number) => bar.setTotal(steps),
     stop: () => bar.stop(),
   };
 }

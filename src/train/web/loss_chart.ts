@@ -50,7 +50,7 @@ export class LossChart {
       this.val.push(null);
     }
     if ('val_loss' in r) this.val[r.step] = r.val_loss;
-    else this.train[r.step] = r.loss;
+    else if ('loss' in r) this.train[r.step] = r.loss; // (a budgeted run's plan is no point)
   }
 
   private draw(): void {

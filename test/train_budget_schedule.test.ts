@@ -1,0 +1,163 @@
+// The schedule of a --max-minutes run, on a fake clock (each training batch costs a second):
+// the run plans its steps once a few are timed, records the plan, lays warmup and cosine over it
+// and ends at --min-lr on its last step, within the budget; the plan never exceeds --steps; a
+// run stopped after the plan and resumed replays the same learning rates and losses.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useBackend } from '../src/train/cli/backend.ts';
+import { planningSteps, scheduledLr, train, TrainingStopped } from '../src/train/loop.ts';
+import { MemoryRunStore } from '../src/train/in_memory.ts';
+import { textBatches } from '../src/train/batches.ts';
+import { stepsThatFit, TimeBudget, type Durations } from '../src/train/budget.ts';
+import { BUDGET_TIERS, TRAIN_PRESETS, type TrainConfig } from '../src/train/config.ts';
+import { parseTrainCommand, TRAIN_COMMAND } from '../src/train/cli/commands.ts';
+import type { PlanMetrics, StepMetrics } from '../src/train/metrics.ts';
+import type { StopRequests, TrainIO } from '../src/train/io.ts';
+
+const BATCH_MS = 1000;
+
+/** A run's IO on a fake clock that moves only when a training batch is read. */
+function fakeClockIO(store: MemoryRunStore, stopAfter: number | null = null, batchMs = (_batch: number) => BATCH_MS): TrainIO {
+  const clock = { t: 0 };
+  let batches = 0;
+  const stop: StopRequests & { reason: string | null } = { reason: null, onFirst: null, lastWords: () => '' };
+  return {
+    store,
+    openData: (cfg) => {
+      const data = textBatches(cfg);
+      return { ...data, next: (rng) => ((clock.t += batchMs(batches++)), data.next(rng)) };
+    },
+    log: () => {},
+    progress: () => ({ update: (done) => void (done === stopAfter && (stop.reason = 'test')), interrupt: () => {}, stop: () => {} }),
+    stop,
+    now: () => clock.t,
+    startedAt: 0,
+  };
+}
+
+const cfgOf = (over: Partial<TrainConfig> = {}): TrainConfig => ({
+  ...TRAIN_PRESETS.overfit,
+  ctx: 8,
+  batchSize: 2,
+  lr: 3e-3,
+  minLr: 3e-4,
+  warmup: 3,
+  lrSchedule: 'cosine',
+  steps: 10_000,
+  maxMinutes: 0.5, // 30 fake seconds: about 27 steps of 1 s and the ending
+  seedLog: false,
+  backend: 'cpu',
+  ...over,
+});
+
+const stepsOf = (store: MemoryRunStore) => store.records.filter((r): r is StepMetrics => 'loss' in r);
+const plansOf = (store: MemoryRunStore) => store.records.filter((r): r is PlanMetrics => 'planned_steps' in r);
+
+test('stepsThatFit: the steps, the work due among them and the ending fit; at most the cap', () => {
+  const d: Durations = { step: 100, eval: 500, save: 200, finish: 300 };
+  const cfg = { evalEvery: 0, saveEvery: 0 };
+  // the ending: save + finish = 500 ms; then 100 ms a step
+  assert.equal(stepsThatFit(1499, d, 0, cfg, 1000), 9);
+  assert.equal(stepsThatFit(1500, d, 0, cfg, 1000), 10);
+  assert.equal(stepsThatFit(1500, d, 0, cfg, 4), 4);
+  assert.equal(stepsThatFit(599, d, 0, cfg, 1000), 0);
+  // evaluating every 5 steps: the ending adds an evaluation (1000 ms); after steps 5 and 10 (of
+  // 0 + n, the last one's due work being the ending's) an evaluation and a save, 700 ms each
+  const every5 = { evalEvery: 5, saveEvery: 0 };
+  assert.equal(stepsThatFit(1000 + 10 * 100 + 700, d, 0, every5, 1000), 10);
+  assert.equal(stepsThatFit(1000 + 10 * 100 + 700 - 1, d, 0, every5, 1000), 9);
+  assert.equal(stepsThatFit(1000 + 9 * 100 + 700, d, 0, every5, 1000), 9);
+});
+
+test('TimeBudget.plan: the steps that fit in the time left at the measured speed, at most --steps; warmup at most a tenth', async () => {
+  const clock = { t: 0 };
+  const cfg = { maxMinutes: 1, evalEvery: 0, saveEvery: 0, evalBatches: 1, gradAccum: 1, samplePrompt: '', warmup: 100 };
+  const budget = new TimeBudget(cfg, 1000, () => clock.t, 0);
+  for (const ms of [5000, 500, 500]) await budget.time('step', async () => void (clock.t += ms)); // the first is left out
+  const plan = budget.plan(3, 1_000_000);
+  const ending = 2 * budget.durations().save + 2000;
+  assert.equal(plan.stepMs, 500);
+  assert.equal(plan.steps, 3 + Math.floor((0.97 * (60_000 - 6000) - ending) / 500));
+  assert.equal(plan.warmup, Math.floor(plan.steps / 10));
+  assert.equal(budget.plan(3, 50).steps, 50);
+});
+
+test('a --max-minutes run plans its steps, records the plan and ends at --min-lr on its last step, within the budget', async () => {
+  await useBackend('cpu');
+  const cfg = cfgOf();
+  const store = new MemoryRunStore();
+  const io = fakeClockIO(store);
+  const result = await train(cfg, io);
+  const [plan] = plansOf(store);
+  assert.ok(plan !== undefined, 'metrics hold the plan');
+  assert.equal(plan.step, planningSteps(cfg.warmup));
+  assert.ok(plan.planned_steps > 20 && plan.planned_steps < 30, `planned ${plan.planned_steps} steps of 1 s in 30 s`);
+  assert.equal(plan.step_ms, BATCH_MS);
+  const steps = stepsOf(store);
+  assert.equal(result.steps, plan.planned_steps, 'the run made exactly the planned steps');
+  assert.equal(steps.length, plan.planned_steps);
+  assert.equal(steps.at(-1)!.lr, cfg.minLr, 'the last step is at --min-lr');
+  assert.equal(Math.max(...steps.map((s) => s.lr)), cfg.lr, 'the warmup reaches --lr');
+  // before the plan, the warmup of --warmup; from it on, the plan's
+  const planned = { steps: plan.planned_steps, warmup: plan.warmup, stepMs: plan.step_ms };
+  steps.forEach((s) => assert.equal(s.lr, scheduledLr(cfg, s.step < plan.step ? null : planned, s.step), `step ${s.step}`));
+  assert.ok(io.now!() <= 30_000, `ended at ${io.now!()} ms of 30 000`);
+  assert.deepEqual(store.checkpoint!.state.plan, { steps: plan.planned_steps, warmup: plan.warmup, stepMs: plan.step_ms }, 'the checkpoint records the plan');
+});
+
+test('a run whose first steps are slow (kernels compiling, the pool filling) plans on its steady speed and uses its budget', async () => {
+  await useBackend('cpu');
+  const store = new MemoryRunStore();
+  const io = fakeClockIO(store, null, (batch) => (batch < 8 ? 3 * BATCH_MS : BATCH_MS));
+  const result = await train(cfgOf({ warmup: 40, maxMinutes: 2 }), io);
+  const [plan] = plansOf(store);
+  assert.equal(plan.step_ms, BATCH_MS, 'planned on the steady step time');
+  assert.equal(result.steps, plan.planned_steps);
+  assert.ok(io.now!() > 0.9 * 120_000 && io.now!() <= 120_000, `ended at ${io.now!()} ms of 120 000`);
+});
+
+test('the plan never exceeds --steps', async () => {
+  await useBackend('cpu');
+  const store = new MemoryRunStore();
+  await train(cfgOf({ steps: 12 }), fakeClockIO(store));
+  assert.equal(plansOf(store)[0].planned_steps, 12);
+  assert.equal(stepsOf(store).length, 12);
+  assert.equal(stepsOf(store).at(-1)!.lr, 3e-4);
+});
+
+test('a budgeted run stopped after its plan and resumed replays the same learning rates and losses, and keeps the plan', async () => {
+  await useBackend('cpu');
+  const whole = new MemoryRunStore();
+  await train(cfgOf(), fakeClockIO(whole));
+
+  const store = new MemoryRunStore();
+  await assert.rejects(train(cfgOf(), fakeClockIO(store, 12)), (err) => err instanceof TrainingStopped && /stopped by test at step 12/.test(err.message));
+  assert.equal(store.checkpoint!.state.step, 12);
+  // the resumed process measures its own speed (a slower machine here) but keeps the plan
+  const resumed = fakeClockIO(store);
+  await train(cfgOf({ resume: true, maxMinutes: 0.6 }), resumed);
+  assert.deepEqual(plansOf(store), plansOf(whole));
+  const [a, b] = [stepsOf(whole), stepsOf(store)];
+  assert.deepEqual(b.map((s) => s.lr), a.map((s) => s.lr));
+  assert.deepEqual(b.map((s) => s.loss), a.map((s) => s.loss));
+  await assert.rejects(train(cfgOf({ resume: true }), fakeClockIO(store)), /is complete: it planned \d+ steps for its --max-minutes and made them/);
+});
+
+test('--preset tinystories takes the settings of its --max-minutes tier; flags and a named --model win over the tier', () => {
+  const tier = (minutes: number) => BUDGET_TIERS.tinystories.find((t) => minutes <= t.upTo)!.settings;
+  const short = parseTrainCommand(TRAIN_COMMAND, ['--preset', 'tinystories', '--max-minutes', '10']).cfg;
+  for (const [k, v] of Object.entries(tier(10))) assert.equal(short[k as keyof TrainConfig], v, k);
+  const long = parseTrainCommand(TRAIN_COMMAND, ['--preset', 'tinystories', '--max-minutes', '60']).cfg;
+  for (const [k, v] of Object.entries(tier(60))) assert.equal(long[k as keyof TrainConfig], v, k);
+  assert.notDeepEqual(tier(10), tier(60));
+  assert.equal(short.headVocab, 'data');
+  const untimed = parseTrainCommand(TRAIN_COMMAND, ['--preset', 'tinystories']).cfg;
+  assert.equal(untimed.nLayer, null, 'no budget: the preset as it is');
+  assert.equal(untimed.steps, TRAIN_PRESETS.tinystories.steps);
+  const flagged = parseTrainCommand(TRAIN_COMMAND, ['--preset', 'tinystories', '--max-minutes', '10', '--lr', '1e-3', '--ctx', '128']).cfg;
+  assert.equal(flagged.lr, 1e-3);
+  assert.equal(flagged.ctx, 128);
+  const named = parseTrainCommand(TRAIN_COMMAND, ['--preset', 'tinystories', '--max-minutes', '10', '--model', 'overfit']).cfg;
+  assert.equal(named.nLayer, null, 'a named --model keeps its shape');
+  assert.equal(named.ctx, tier(10).ctx);
+});
