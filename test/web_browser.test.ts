@@ -8,8 +8,8 @@
 //     with --enable-unsafe-webgpu.
 //   - Served without those headers (a plain static host), the cpu backend runs on one thread
 //     and computes the same numbers.
-//   - `npm run web` prints its URL and serves with the headers; `npm run web:build` writes the
-//     static page and refuses to write over a folder of other files.
+//   - `npm run web` prints its URL and serves with the headers (and `--data DIR`'s .bin files);
+//     `npm run web:build` writes the static page and refuses to write over a folder of other files.
 // Without chromium or playwright-core the browser tests skip, saying why; with `chromium` in
 // TSGRAD_REQUIRE_BACKENDS (.ci/run installs it) they fail instead. A screenshot of each page
 // goes to this run's temporary folder (printed; kept). No timed assertions: the bound on the
@@ -162,6 +162,29 @@ describe('npm run web and web:build', () => {
     } finally {
       child.kill();
     }
+  });
+
+  test('npm run web -- --data DIR serves DIR/train.bin and val.bin as data/, with the headers; a folder without train.bin is one line', async () => {
+    const dir = join(scratch, 'build', 'data');
+    mkdirSync(dir, { recursive: true });
+    const bytes = new Uint8Array([1, 0, 2, 0, 3, 0]);
+    writeFileSync(join(dir, 'train.bin'), bytes);
+    const server = await servePage({ port: 0, data: dir });
+    try {
+      assert.deepEqual(server.data, { train: join(dir, 'train.bin'), val: null });
+      const train = await fetch(`${server.url}data/train.bin`);
+      assert.equal(train.status, 200);
+      for (const [name, value] of Object.entries(ISOLATION_HEADERS)) assert.equal(train.headers.get(name), value, name);
+      assert.deepEqual(new Uint8Array(await train.arrayBuffer()), bytes);
+      const val = await fetch(`${server.url}data/val.bin`);
+      assert.equal(val.status, 404, 'no val.bin in DIR');
+      await val.arrayBuffer();
+    } finally {
+      await server.close();
+    }
+    const empty = join(scratch, 'build', 'empty');
+    mkdirSync(empty, { recursive: true });
+    await assert.rejects(servePage({ port: 0, data: empty }), { message: `--data ${empty}: no train.bin there (make one with npm run pretokenize)` });
   });
 
   test('npm run web:build writes the static page, replaces an earlier build, refuses a folder of other files', async () => {
