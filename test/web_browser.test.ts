@@ -24,8 +24,7 @@ import { backendCheck, checkErrors, type CheckValues } from '../src/train/web/ba
 import type { CheckResult, PageReport } from '../src/train/web/protocol.ts';
 import { buildPage } from '../src/train/web/bundle.node.ts';
 import { ISOLATION_HEADERS, servePage } from '../src/train/web/server.node.ts';
-import { absent } from './helpers/backends.ts';
-import { browserOrWhy, jobEnd, launch, pageErrors, scratchFolder, type Playwright } from './helpers/chromium.ts';
+import { jobEnd, launch, pageErrors, scratchFolder, playwrightOrSkip, requiredBrowser, type Browser, type Playwright } from './helpers/chromium.ts';
 
 /**
  * Worst max |Δ| / max |ref| over the quantities of the check, per backend, against Node's 'js'.
@@ -38,17 +37,9 @@ import { browserOrWhy, jobEnd, launch, pageErrors, scratchFolder, type Playwrigh
  */
 const TOLERANCE: Record<string, number> = { js: 1e-6, cpu: 1e-4, webasm: 1e-4, webgpu: 1e-4 };
 const { scratch, shots } = scratchFolder();
-let browser: Awaited<ReturnType<typeof browserOrWhy>>;
+let browser: Browser;
 let reference: CheckValues;
 
-/** Playwright, or null after skipping `t` with the reason. */
-function playwrightOrSkip(t: TestContext): Playwright | null {
-  if ('why' in browser) {
-    t.skip(browser.why);
-    return null;
-  }
-  return browser.playwright;
-}
 
 interface PageRun {
   report: PageReport;
@@ -96,17 +87,14 @@ function matchesReference(t: TestContext, results: CheckResult[], backend: strin
 
 describe('the page in Chromium', () => {
   before(async () => {
-    browser = await browserOrWhy();
-    if ('why' in browser) {
-      absent('chromium', browser.why); // throws where TSGRAD_REQUIRE_BACKENDS names chromium
-      return;
-    }
+    browser = await requiredBrowser();
+    if ('why' in browser) return;
     await setBackend('js');
     reference = await backendCheck();
   });
 
   test('cross-origin isolated: js, cpu (threads) and webasm equal Node\'s reference; webgpu says it has no adapter', async (t) => {
-    const pw = playwrightOrSkip(t);
+    const pw = playwrightOrSkip(browser, t);
     if (!pw) return;
     const { report, errors } = await runPage(t, pw, { isolated: true, webgpu: false, backends: ['js', 'cpu', 'webasm', 'webgpu'], shot: 'isolated' });
     assert.deepEqual(errors, []);
@@ -120,7 +108,7 @@ describe('the page in Chromium', () => {
   });
 
   test('webgpu on SwiftShader (--enable-unsafe-webgpu) equals Node\'s reference', async (t) => {
-    const pw = playwrightOrSkip(t);
+    const pw = playwrightOrSkip(browser, t);
     if (!pw) return;
     const { report, errors } = await runPage(t, pw, { isolated: true, webgpu: true, backends: ['webgpu'], shot: 'webgpu' });
     assert.deepEqual(errors, []);
@@ -129,7 +117,7 @@ describe('the page in Chromium', () => {
   });
 
   test('not cross-origin isolated (no COOP/COEP headers): the cpu backend runs on one thread and equals Node\'s reference', async (t) => {
-    const pw = playwrightOrSkip(t);
+    const pw = playwrightOrSkip(browser, t);
     if (!pw) return;
     const { report, errors } = await runPage(t, pw, { isolated: false, webgpu: false, backends: ['cpu'], shot: 'not-isolated' });
     assert.deepEqual(errors, []);

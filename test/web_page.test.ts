@@ -24,8 +24,7 @@ import { parseTrainArgs } from '../src/train/cli/commands.ts';
 import { trainOnDisk } from '../src/train/run.node.ts';
 import { servePage } from '../src/train/web/server.node.ts';
 import type { RunReport } from '../src/train/web/protocol.ts';
-import { absent } from './helpers/backends.ts';
-import { browserOrWhy, jobEnd, launch, pageErrors, scratchFolder, trainOverfit, type Playwright } from './helpers/chromium.ts';
+import { jobEnd, launch, pageErrors, scratchFolder, trainOverfit, playwrightOrSkip, requiredBrowser, type Browser, type Playwright } from './helpers/chromium.ts';
 import { losses, root, tmp } from './helpers/train_runs.ts';
 
 const STEPS = 60;
@@ -43,17 +42,10 @@ const TOLERANCE: Record<string, number> = { cpu: 1e-6, js: 1e-4, webgpu: 1e-3 };
 const SENTENCE = 'Hello, I am a large language model.';
 
 const { scratch, shots } = scratchFolder();
-let browser: Awaited<ReturnType<typeof browserOrWhy>>;
+let browser: Browser;
 /** `npm run train:overfit -- --backend cpu --steps 80`'s run folder and losses. */
 let node: { out: string; losses: number[] };
 
-function playwrightOrSkip(t: TestContext): Playwright | null {
-  if ('why' in browser) {
-    t.skip(browser.why);
-    return null;
-  }
-  return browser.playwright;
-}
 
 /** A served page in a fresh headless chromium; its errors must stay empty. */
 async function withPage(name: string, webgpu: boolean, use: (page: Page, url: string) => Promise<void>, pw: Playwright): Promise<void> {
@@ -121,11 +113,8 @@ async function open(page: Page, input: '#open-files' | '#open-folder', files: Pa
 
 describe('the training page in Chromium', () => {
   before(async () => {
-    browser = await browserOrWhy();
-    if ('why' in browser) {
-      absent('chromium', browser.why); // throws where TSGRAD_REQUIRE_BACKENDS names chromium
-      return;
-    }
+    browser = await requiredBrowser();
+    if ('why' in browser) return;
     await useBackend('cpu');
     const out = join(tmp(), 'overfit');
     await trainOnDisk(parseTrainArgs(['--preset', 'overfit', '--out', out, '--backend', 'cpu', '--no-progress', '--steps', String(NODE_STEPS)]), { log: () => {} });
@@ -133,7 +122,7 @@ describe('the training page in Chromium', () => {
   });
 
   test('cpu: 60 steps give Node\'s losses, Generate streams the sentence; bad input is one line and loses nothing; Stop and Resume go on as Node; a Node final/ opens', async (t) => {
-    const pw = playwrightOrSkip(t);
+    const pw = playwrightOrSkip(browser, t);
     if (!pw) return;
     await withPage('cpu', false, async (page, url) => {
       const run = await trainsLikeNode(t, page, url, 'cpu');
@@ -188,7 +177,7 @@ describe('the training page in Chromium', () => {
   });
 
   test('js (the reference kernels): 60 steps give Node\'s losses', async (t) => {
-    const pw = playwrightOrSkip(t);
+    const pw = playwrightOrSkip(browser, t);
     if (!pw) return;
     await withPage('js', false, async (page, url) => {
       await trainsLikeNode(t, page, url, 'js');
@@ -196,7 +185,7 @@ describe('the training page in Chromium', () => {
   });
 
   test('webgpu on SwiftShader (--enable-unsafe-webgpu): 60 steps give Node\'s losses, Generate streams the sentence', async (t) => {
-    const pw = playwrightOrSkip(t);
+    const pw = playwrightOrSkip(browser, t);
     if (!pw) return;
     await withPage('webgpu', true, async (page, url) => {
       const run = await trainsLikeNode(t, page, url, 'webgpu');

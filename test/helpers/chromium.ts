@@ -8,7 +8,9 @@ import { after } from 'node:test';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
+import { absent } from './backends.ts';
 import type { RunReport } from '../../src/train/web/protocol.ts';
 
 export const CHROMIUM = process.env.TSGRAD_CHROMIUM ?? '/usr/bin/chromium';
@@ -39,6 +41,24 @@ export async function browserOrWhy(): Promise<{ playwright: Playwright } | { why
   } catch (e) {
     return { why: `playwright-core does not load (npm ci installs it): ${(e as Error).message.split('\n')[0]}` };
   }
+}
+
+export type Browser = Awaited<ReturnType<typeof browserOrWhy>>;
+
+/** browserOrWhy for a suite's before(): where TSGRAD_REQUIRE_BACKENDS names chromium, its absence throws. */
+export async function requiredBrowser(): Promise<Browser> {
+  const browser = await browserOrWhy();
+  if ('why' in browser) absent('chromium', browser.why);
+  return browser;
+}
+
+/** Playwright, or null after skipping `t` with the reason the browser is absent. */
+export function playwrightOrSkip(browser: Browser, t: TestContext): Playwright | null {
+  if ('why' in browser) {
+    t.skip(browser.why);
+    return null;
+  }
+  return browser.playwright;
 }
 
 /**
