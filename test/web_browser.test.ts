@@ -8,24 +8,23 @@
 //     with --enable-unsafe-webgpu.
 //   - Served without those headers (a plain static host), the cpu backend runs on one thread
 //     and computes the same numbers.
-//   - `npm run web` prints its URL and serves with the headers; `npm run web:build` writes the
-//     static page and refuses to write over a folder of other files.
+//   - `npm run web` prints its URL and serves with the headers (and `--data DIR`'s .bin files);
+//     `npm run web:build` writes the static page and refuses to write over a folder of other files.
 // Without chromium or playwright-core the browser tests skip, saying why; with `chromium` in
 // TSGRAD_REQUIRE_BACKENDS (.ci/run installs it) they fail instead. A screenshot of each page
 // goes to this run's temporary folder (printed; kept). No timed assertions: the bound on the
 // wait for a page is a guard against a hung browser, far above the ~40 s a page takes here.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setBackend } from '../src/autograd/backends/registry.ts';
 import { backendCheck, checkErrors, type CheckValues } from '../src/train/web/backend_check.ts';
-import type { FromTrainer, PageReport } from '../src/train/web/protocol.ts';
+import type { CheckResult, PageReport } from '../src/train/web/protocol.ts';
 import { buildPage } from '../src/train/web/bundle.node.ts';
 import { ISOLATION_HEADERS, servePage } from '../src/train/web/server.node.ts';
-import { absent } from './helpers/backends.ts';
+import { jobEnd, launch, pageErrors, scratchFolder, playwrightOrSkip, requiredBrowser, type Browser, type Playwright } from './helpers/chromium.ts';
 
 /**
  * Worst max |Δ| / max |ref| over the quantities of the check, per backend, against Node's 'js'.
@@ -37,41 +36,10 @@ import { absent } from './helpers/backends.ts';
  *           PyTorch parity checks of test/gpujs_backends.test.ts allow.
  */
 const TOLERANCE: Record<string, number> = { js: 1e-6, cpu: 1e-4, webasm: 1e-4, webgpu: 1e-4 };
-/** Guards against a hung browser (not a speed check): one page of checks takes ~40 s here. */
-const PAGE_WAIT_MS = 15 * 60_000;
-
-const CHROMIUM = process.env.TSGRAD_CHROMIUM ?? '/usr/bin/chromium';
-type Playwright = typeof import('playwright-core');
-
-const scratch = mkdtempSync(join(tmpdir(), 'tsgrad-web-test-'));
-const shots = join(scratch, 'screenshots');
-mkdirSync(shots);
-after(() => {
-  // keep the screenshots; drop the browser profiles and builds
-  for (const name of ['profiles', 'build']) rmSync(join(scratch, name), { recursive: true, force: true });
-});
-
-/** playwright-core and chromium, or why the browser tests cannot run here. */
-async function browserOrWhy(): Promise<{ playwright: Playwright } | { why: string }> {
-  if (!existsSync(CHROMIUM)) return { why: `no chromium at ${CHROMIUM} (apt-get install chromium, or set TSGRAD_CHROMIUM)` };
-  try {
-    return { playwright: await import('playwright-core') };
-  } catch (e) {
-    return { why: `playwright-core does not load (npm ci installs it): ${(e as Error).message.split('\n')[0]}` };
-  }
-}
-
-let browser: Awaited<ReturnType<typeof browserOrWhy>>;
+const { scratch, shots } = scratchFolder();
+let browser: Browser;
 let reference: CheckValues;
 
-/** Playwright, or null after skipping `t` with the reason. */
-function playwrightOrSkip(t: TestContext): Playwright | null {
-  if ('why' in browser) {
-    t.skip(browser.why);
-    return null;
-  }
-  return browser.playwright;
-}
 
 interface PageRun {
   report: PageReport;
@@ -84,28 +52,15 @@ async function runPage(t: TestContext, pw: Playwright, opts: { isolated: boolean
   const server = await servePage({ port: 0, isolated: opts.isolated });
   const profile = join(scratch, 'profiles', opts.shot);
   mkdirSync(profile, { recursive: true });
-  const context = await pw.chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', ...(opts.webgpu ? ['--enable-unsafe-webgpu'] : []),
-    ],
-  });
+  const context = await launch(pw, profile, opts);
   try {
     const page = context.pages()[0] ?? (await context.newPage());
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-    });
-    await page.goto(`${server.url}?backends=${opts.backends.join(',')}`);
-    // (page code as strings: this file is typed without the DOM)
-    await page.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", null, { timeout: PAGE_WAIT_MS });
+    const errors = pageErrors(page);
+    await page.goto(`${server.url}?check=1&backends=${opts.backends.join(',')}`);
+    const state = await jobEnd(page);
     const shot = join(shots, `${opts.shot}.png`);
     await page.screenshot({ path: shot, fullPage: true });
     t.diagnostic(`screenshot: ${shot}`);
-    const state = await page.evaluate<string>("`${document.body.dataset.state}: ${document.getElementById('status').textContent}`");
     assert.match(state, /^done: /, `the page ended in ${state}`);
     const report = await page.evaluate<PageReport>('window.tsgradReport');
     for (const r of report.results) t.diagnostic(`${r.backend}: ${r.type === 'checked' ? `${r.detail}, ${(r.ms / 1000).toFixed(1)} s` : r.type === 'unavailable' ? r.reason : r.error}`);
@@ -117,7 +72,7 @@ async function runPage(t: TestContext, pw: Playwright, opts: { isolated: boolean
 }
 
 /** The result for `backend`, which must have run and match Node's reference within its tolerance. */
-function matchesReference(t: TestContext, results: FromTrainer[], backend: string): Extract<FromTrainer, { type: 'checked' }> {
+function matchesReference(t: TestContext, results: CheckResult[], backend: string): Extract<CheckResult, { type: 'checked' }> {
   const r = results.find((x) => x.backend === backend);
   assert.ok(r, `the page reported nothing for ${backend}`);
   assert.equal(r.type, 'checked', `${backend} did not run: ${JSON.stringify(r)}`);
@@ -132,23 +87,20 @@ function matchesReference(t: TestContext, results: FromTrainer[], backend: strin
 
 describe('the page in Chromium', () => {
   before(async () => {
-    browser = await browserOrWhy();
-    if ('why' in browser) {
-      absent('chromium', browser.why); // throws where TSGRAD_REQUIRE_BACKENDS names chromium
-      return;
-    }
+    browser = await requiredBrowser();
+    if ('why' in browser) return;
     await setBackend('js');
     reference = await backendCheck();
   });
 
   test('cross-origin isolated: js, cpu (threads) and webasm equal Node\'s reference; webgpu says it has no adapter', async (t) => {
-    const pw = playwrightOrSkip(t);
+    const pw = playwrightOrSkip(browser, t);
     if (!pw) return;
     const { report, errors } = await runPage(t, pw, { isolated: true, webgpu: false, backends: ['js', 'cpu', 'webasm', 'webgpu'], shot: 'isolated' });
     assert.deepEqual(errors, []);
     assert.equal(report.crossOriginIsolated, true);
     for (const backend of ['js', 'cpu', 'webasm']) matchesReference(t, report.results, backend);
-    const cpu = report.results.find((r) => r.backend === 'cpu') as Extract<FromTrainer, { type: 'checked' }>;
+    const cpu = report.results.find((r) => r.backend === 'cpu') as Extract<CheckResult, { type: 'checked' }>;
     const threads = Math.min(64, report.hardwareConcurrency);
     assert.match(cpu.detail, new RegExp(`^${threads} threads?\\b`), 'the cpu backend should use a thread per core');
     const webgpu = report.results.find((r) => r.backend === 'webgpu');
@@ -156,7 +108,7 @@ describe('the page in Chromium', () => {
   });
 
   test('webgpu on SwiftShader (--enable-unsafe-webgpu) equals Node\'s reference', async (t) => {
-    const pw = playwrightOrSkip(t);
+    const pw = playwrightOrSkip(browser, t);
     if (!pw) return;
     const { report, errors } = await runPage(t, pw, { isolated: true, webgpu: true, backends: ['webgpu'], shot: 'webgpu' });
     assert.deepEqual(errors, []);
@@ -165,7 +117,7 @@ describe('the page in Chromium', () => {
   });
 
   test('not cross-origin isolated (no COOP/COEP headers): the cpu backend runs on one thread and equals Node\'s reference', async (t) => {
-    const pw = playwrightOrSkip(t);
+    const pw = playwrightOrSkip(browser, t);
     if (!pw) return;
     const { report, errors } = await runPage(t, pw, { isolated: false, webgpu: false, backends: ['cpu'], shot: 'not-isolated' });
     assert.deepEqual(errors, []);
@@ -177,7 +129,9 @@ describe('the page in Chromium', () => {
 
 describe('npm run web and web:build', () => {
   test('npm run web prints its URL and serves the page with the COOP/COEP headers', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/train/cli/web.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // its own process group, so that the end of the test stops esbuild's service process too
+    // (it holds the command's stderr, and with it this test process, open)
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/train/cli/web.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     try {
       let out = '';
       const url = await new Promise<string>((resolve, reject) => {
@@ -196,8 +150,31 @@ describe('npm run web and web:build', () => {
         await res.arrayBuffer();
       }
     } finally {
-      child.kill();
+      process.kill(-child.pid!, 'SIGTERM');
     }
+  });
+
+  test('npm run web -- --data DIR serves DIR/train.bin and val.bin as data/, with the headers; a folder without train.bin is one line', async () => {
+    const dir = join(scratch, 'build', 'data');
+    mkdirSync(dir, { recursive: true });
+    const bytes = new Uint8Array([1, 0, 2, 0, 3, 0]);
+    writeFileSync(join(dir, 'train.bin'), bytes);
+    const server = await servePage({ port: 0, data: dir });
+    try {
+      assert.deepEqual(server.data, { train: join(dir, 'train.bin'), val: null });
+      const train = await fetch(`${server.url}data/train.bin`);
+      assert.equal(train.status, 200);
+      for (const [name, value] of Object.entries(ISOLATION_HEADERS)) assert.equal(train.headers.get(name), value, name);
+      assert.deepEqual(new Uint8Array(await train.arrayBuffer()), bytes);
+      const val = await fetch(`${server.url}data/val.bin`);
+      assert.equal(val.status, 404, 'no val.bin in DIR');
+      await val.arrayBuffer();
+    } finally {
+      await server.close();
+    }
+    const empty = join(scratch, 'build', 'empty');
+    mkdirSync(empty, { recursive: true });
+    await assert.rejects(servePage({ port: 0, data: empty }), { message: `--data ${empty}: no train.bin there (make one with npm run pretokenize)` });
   });
 
   test('npm run web:build writes the static page, replaces an earlier build, refuses a folder of other files', async () => {

@@ -8,8 +8,9 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { openRegularFile } from './regular_file.ts';
-import { checkCheckpoint, fromHfConfig, loadTensors, saveTensors, toHfConfig } from '../gpt2/hf.ts';
-import { GPT2Model, type GPT2ModelOptions } from '../gpt2/model.ts';
+import { saveTensors } from '../gpt2/hf.ts';
+import { hfConfigText, modelFromConfig } from '../gpt2/hf_files.ts';
+import type { GPT2Model, GPT2ModelOptions } from '../gpt2/model.ts';
 import { encodeHeader, parseHeader, readHeaderLength, toFloat32, type SafetensorsHeader } from '../gpt2/safetensors.ts';
 
 /** An open safetensors file: the checked header now, each tensor's numbers when asked. */
@@ -135,7 +136,7 @@ export async function saveModel(model: GPT2Model, dir: string): Promise<void> {
   const weights = await writeTemp(join(dir, 'model.safetensors'), (fd) => writeSafetensorsBody(fd, saveTensors(model), { format: 'pt' }));
   let config: string;
   try {
-    config = await writeTemp(join(dir, 'config.json'), (fd) => writeAll(fd, new TextEncoder().encode(JSON.stringify(toHfConfig(model.cfg), null, 2) + '\n')));
+    config = await writeTemp(join(dir, 'config.json'), (fd) => writeAll(fd, new TextEncoder().encode(hfConfigText(model.cfg))));
   } catch (err) {
     rmSync(weights, { force: true });
     throw err;
@@ -160,19 +161,15 @@ export function loadModel(dir: string, opts: GPT2ModelOptions = {}): GPT2Model {
  * claims a bigger model than the file holds fails at once, allocating nothing.
  */
 export function loadModelFiles(configPath: string, weightsPath: string, opts: GPT2ModelOptions): GPT2Model {
-  let json: unknown;
+  let configText: string;
   try {
-    json = JSON.parse(readFileSync(configPath, 'utf8'));
+    configText = readFileSync(configPath, 'utf8');
   } catch (err) {
-    throw new Error(`${configPath}: not valid JSON (${(err as Error).message})`);
+    throw new Error(`${configPath}: cannot read it (${(err as Error).message})`);
   }
-  const cfg = fromHfConfig(json, configPath);
   const file = SafetensorsFile.open(weightsPath);
   try {
-    checkCheckpoint(cfg, file.header.tensors, `${weightsPath} (with ${configPath})`);
-    const model = new GPT2Model(cfg, { seed: opts.seed, init: false }); // no draws: the file has every weight
-    loadTensors(model, { tensors: file.header.tensors, read: (key) => file.read(key) }, weightsPath);
-    return model;
+    return modelFromConfig(configText, configPath, { tensors: file.header.tensors, read: (key) => file.read(key) }, weightsPath, opts);
   } finally {
     file.close();
   }

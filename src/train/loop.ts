@@ -3,8 +3,9 @@
 // global-norm clip → optimizer step → log. The cosine schedule decays to --min-lr at the run's
 // last step: step steps − 1, or, with --max-minutes, the last step of the plan made once a few
 // steps are timed (./budget.ts: as many steps as fit in the time left, at most --steps); the
-// plan is recorded in metrics.jsonl and the checkpoint, and a resumed run keeps it. Every evalEvery steps: validation loss, a sample,
-// the best weights when it improves. The checkpoint holds everything a resume needs, so a
+// plan is recorded in metrics.jsonl and the checkpoint, and a resumed run keeps it. Every
+// evalEvery steps: validation loss, a sample, the best weights when it improves (without
+// validation data, only the sample). The checkpoint holds everything a resume needs, so a
 // resumed run logs the same losses as an uninterrupted one, step for step; it is saved at
 // every evaluation, every saveEvery steps, on a stop request (after the step under way) and at
 // the end, after the final weights and the metrics' finish (so a checkpoint at the last step
@@ -183,9 +184,12 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
       }
     };
 
+    const showSample = async () => {
+      if (cfg.samplePrompt !== '') progress.interrupt(`sample: ${JSON.stringify(await sample(model, cfg))}`);
+    };
     const evaluateAndSave = async (atStep: number) => {
       const batches = data.evalBatches(cfg.batchSize, cfg.evalBatches);
-      if (batches === null) return;
+      if (batches === null) return showSample(); // no validation data: only the sample
       const valLoss = (await evaluate(model, batches, cfg.ctx)).loss;
       if (!Number.isFinite(valLoss)) stopRun(`validation loss is ${valLoss} at step ${atStep}; ${onDisk()}`);
       await metrics.write({ step: atStep, val_loss: valLoss });
@@ -196,7 +200,7 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
         line += ' (best, saved best/)';
       }
       progress.interrupt(line);
-      if (cfg.samplePrompt !== '') progress.interrupt(`sample: ${JSON.stringify(await sample(model, cfg))}`);
+      await showSample();
     };
 
     stop.lastWords = () => {

@@ -194,9 +194,12 @@ export const PRETOKENIZE_COMMAND: Command = {
 
 export const WEB_COMMAND: Command = {
   name: 'web',
-  synopsis: '[--port N]',
-  summary: 'Serves the tsgrad page (the engine in a Web Worker; for now a check of every backend the browser offers) on 127.0.0.1, with the COOP/COEP headers the cpu backend\'s threads need.',
-  flags: [{ name: 'port', group: 'server', type: 'int', arg: 'N', min: 0, max: 65535, default: 8000, help: 'port on 127.0.0.1; 0 picks a free one' }],
+  synopsis: '[--port N] [--data DIR]',
+  summary: 'Serves the tsgrad page (GPT-2 training and sampling in the browser, the engine in a Web Worker) on 127.0.0.1, with the COOP/COEP headers the cpu backend\'s threads need.',
+  flags: [
+    { name: 'port', group: 'server', type: 'int', arg: 'N', min: 0, max: 65535, default: 8000, help: 'port on 127.0.0.1; 0 picks a free one' },
+    { name: 'data', group: 'data', type: 'string', arg: 'DIR', help: "serve DIR/train.bin and DIR/val.bin (npm run pretokenize) for the page's tinystories preset", defaultText: 'none: the page asks for the files' },
+  ],
 };
 
 export const WEB_BUILD_COMMAND: Command = {

@@ -1,71 +1,220 @@
-// The tsgrad page's UI, for now a diagnostic: it runs the backend check (./backend_check.ts)
-// in the trainer worker on each backend, and shows which backends run in this browser, on
-// what, how long the check took, the GPT-2 losses, and how far each backend's numbers are
-// from the reference 'js' computed on this page.
-// Automation: `?backends=js,cpu` picks the backends (default js, cpu, webgpu, webasm);
-// document.body.dataset.state is `running`, then `done` (every backend answered, available
-// or not) or `error` (the worker failed); `window.tsgradReport` (PageReport) is set when done.
-import { checkErrors } from './backend_check.ts';
-import type { FromTrainer, PageReport, Port, ToTrainer } from './protocol.ts';
+// The tsgrad page's UI: train GPT-2 in the browser (the overfit preset, or TinyStories from a
+// train.bin), watch the loss, the speed and samples, stop and resume (runs are kept in this
+// browser's IndexedDB), download or open checkpoints and models (the folders `npm run train`
+// writes), and generate from a prompt as the tokens come. The engine runs in the trainer worker
+// (./trainer.worker.ts); this file only shows what it says. ?check=1 is the backend check
+// (./check_page.ts).
+// Automation: `?preset=overfit|tinystories&steps=N&backend=auto|cpu|webgpu|webasm|js&autostart=1`;
+// document.body.dataset.state is `loading`, `ready`, then for each job `running` and `done`,
+// `stopped` or `error`; dataset.step (steps done) and dataset.loss (the last step's) follow the
+// run; window.tsgradRun (RunReport) holds the run's losses, speeds, samples and generated text.
+import { LossChart } from './loss_chart.ts';
+import { runChecks } from './check_page.ts';
+import type { FromTrainer, PagePreset, Port, RunReport, SavedRun, ToTrainer } from './protocol.ts';
+import type { StepMetrics } from '../metrics.ts';
 
-const DEFAULT_BACKENDS = ['js', 'cpu', 'webgpu', 'webasm'];
+type State = 'loading' | 'ready' | 'running' | 'done' | 'stopped' | 'error';
+type Answer = Extract<FromTrainer, { type: 'done' | 'error' | 'stopped' }>;
 
 const body = document.body;
-const status = document.getElementById('status')!;
-const rows = document.getElementById('backends')!;
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
 
-function setState(state: 'running' | 'done' | 'error', text: string): void {
+function setState(state: State, text: string): void {
   body.dataset.state = state;
-  status.textContent = text;
+  $('status').textContent = text;
 }
 
-/** Appends a table row of plain-text cells. */
-function row(cells: string[], className: string): void {
-  const tr = document.createElement('tr');
-  tr.className = className;
-  for (const text of cells) {
-    const td = document.createElement('td');
-    td.textContent = text;
-    tr.append(td);
+const worker = new Worker(new URL('./trainer.worker.js', import.meta.url), { type: 'module', name: 'tsgrad trainer' });
+worker.onerror = (e) => setState('error', `the trainer worker failed: ${e.message}`);
+const port = worker as unknown as Port<FromTrainer, ToTrainer>;
+
+$('isolation').textContent = crossOriginIsolated
+  ? `Cross-origin isolated: the cpu backend can use ${navigator.hardwareConcurrency} threads.`
+  : 'Not cross-origin isolated (the server sent no COOP/COEP headers): the cpu backend runs on one thread.';
+
+if (params.has('check')) {
+  body.classList.add('check');
+  runChecks(port, params.get('backends'), setState).catch((e: unknown) => setState('error', e instanceof Error ? e.message : String(e)));
+} else {
+  trainerPage();
+}
+
+function trainerPage(): void {
+  const report: RunReport = { backend: '', detail: '', losses: [], stepRates: [], samples: [], doneLine: null, generated: '', tokenMessages: 0, message: '' };
+  (window as unknown as { tsgradRun: RunReport }).tsgradRun = report;
+  const chart = new LossChart($('chart'));
+  const preset = $<HTMLSelectElement>('preset');
+  const steps = $<HTMLInputElement>('steps');
+  const backend = $<HTMLSelectElement>('backend');
+  /** What the trainer last said is kept here (runs, the model Generate uses, the picked data), and what the server serves. */
+  let kept: { runs: SavedRun[]; model: string | null; data: string | null } = { runs: [], model: null, data: null };
+  let servedData: string | null = null;
+  let busy = false;
+  let total = 0; // the run's steps
+  let rates: number[] = [];
+
+  // ---- what the trainer says ----
+  const pending: ((a: Answer) => void)[] = [];
+  const log = (line: string) => {
+    const div = $('log').appendChild(document.createElement('div'));
+    div.textContent = line;
+    div.scrollIntoView({ block: 'nearest' });
+    if (line.startsWith('done: ')) report.doneLine = line;
+  };
+  const onStep = (m: StepMetrics) => {
+    chart.add(m);
+    report.losses[m.step] = m.loss;
+    report.stepRates.push(m.tokens_per_s);
+    rates = [...rates.slice(-9), m.tokens_per_s];
+    body.dataset.step = String(m.step + 1);
+    body.dataset.loss = String(m.loss);
+    $('stat-step').textContent = `${m.step + 1} / ${total}`;
+    $('stat-loss').textContent = m.loss.toFixed(4);
+    $('stat-rate').textContent = (rates.reduce((a, b) => a + b, 0) / rates.length).toFixed(0);
+    $('stat-time').textContent = `${m.elapsed_s.toFixed(1)} s`;
+  };
+  port.onmessage = ({ data: m }) => {
+    if (m.type === 'done' || m.type === 'error' || m.type === 'stopped') pending.shift()?.(m);
+    else if (m.type === 'log') log(m.line);
+    else if (m.type === 'step') onStep(m.m);
+    else if (m.type === 'start') {
+      total = m.steps;
+      rates = [];
+      chart.reset(m.records);
+      report.losses = m.records.flatMap((r) => ('loss' in r ? [r.loss] : []));
+      $('stat-step').textContent = `${m.from} / ${m.steps}`;
+    } else if (m.type === 'sample') {
+      report.samples.push({ step: m.step, text: m.text });
+      const li = $('samples').appendChild(document.createElement('li'));
+      li.append(Object.assign(document.createElement('span'), { className: 'at', textContent: `step ${m.step}` }), m.text);
+      li.scrollIntoView({ block: 'nearest' });
+    } else if (m.type === 'token') {
+      $('output').textContent = m.text;
+      report.generated = m.text;
+      report.tokenMessages++;
+    } else if (m.type === 'status') {
+      kept = { runs: m.runs, model: m.model, data: m.data };
+      showStatus();
+    }
+    else if (m.type === 'backend') {
+      report.backend = m.name;
+      report.detail = m.detail;
+      $('backend-info').textContent = `runs ${m.name}: ${m.detail}${m.why ? ` (auto passed over ${m.why})` : ''}`;
+    } else if (m.type === 'file') {
+      const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(new Blob([m.bytes as BlobPart])), download: m.name });
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+    } else log(`${m.type}: ${JSON.stringify(m)}`); // a check result: not asked here
+  };
+
+  function showStatus(): void {
+    const { model, data } = kept;
+    const run = kept.runs.find((r) => r.preset === preset.value);
+    const saved = run?.checkpoint ? `checkpoint at step ${run.checkpoint.step} of ${run.checkpoint.steps}${run.final ? ', final model' : ''}` : run?.final ? 'final model' : null;
+    $('saved-info').textContent = saved ? `This browser keeps the ${preset.value} run: ${saved}. Train starts over (replacing it); Resume continues it.` : `This browser keeps no ${preset.value} run yet.`;
+    $<HTMLButtonElement>('resume').disabled = busy || !run?.checkpoint;
+    $<HTMLButtonElement>('download-checkpoint').disabled = busy || !run?.checkpoint;
+    $<HTMLButtonElement>('download-final').disabled = busy || !run?.final;
+    $('model-info').textContent = model ? `Generate uses ${model}.` : run?.final || run?.checkpoint ? `Generate uses the ${preset.value} run kept in this browser.` : 'No model yet: train one, or open a model folder below.';
+    $('preset-info').textContent =
+      preset.value === 'overfit'
+        ? "GPT-2 with 2 layers and d_model 64 (3.3M parameters) memorises 'Hello, I am a large language model.' × 500, 4 × 32 tokens a step."
+        : data
+          ? `Data: ${data}.`
+          : (servedData ?? 'Pick train.bin (and val.bin) below, made by npm run pretokenize, or start the page with npm run web -- --data DIR.');
   }
-  rows.append(tr);
-}
 
-function show(r: FromTrainer, reference: FromTrainer | undefined): void {
-  if (r.type === 'unavailable') return row([r.backend, 'unavailable', r.reason, '', '', ''], 'unavailable');
-  if (r.type === 'failed') return row([r.backend, 'failed', r.error, '', '', ''], 'failed');
-  const losses = r.values['gpt2.losses'].map((l) => l.toFixed(4)).join(' → ');
-  let vsJs = '';
-  if (reference?.type === 'checked' && r.backend !== 'js') {
-    const worst = Math.max(...Object.values(checkErrors(r.values, reference.values)));
-    vsJs = worst.toExponential(1);
+  // ---- jobs ----
+  const buttons = ['train', 'resume', 'generate', 'download-checkpoint', 'download-final', 'open-files', 'open-folder', 'backend', 'preset'];
+  function setBusy(on: boolean, job: string): void {
+    busy = on;
+    for (const id of buttons) $<HTMLButtonElement>(id).disabled = on;
+    $<HTMLButtonElement>('stop').disabled = !(on && job === 'train');
+    if (!on) showStatus();
   }
-  row([r.backend, 'ran', r.detail, `${(r.ms / 1000).toFixed(1)} s`, losses, vsJs], 'ran');
-}
 
-async function main(): Promise<void> {
-  const asked = new URLSearchParams(location.search).get('backends');
-  const backends = asked ? asked.split(',').map((s) => s.trim()).filter((s) => s) : DEFAULT_BACKENDS;
-  document.getElementById('isolation')!.textContent = crossOriginIsolated
-    ? `cross-origin isolated: the cpu backend can use ${navigator.hardwareConcurrency} threads`
-    : 'not cross-origin isolated (the server sent no COOP/COEP headers): the cpu backend runs on one thread';
-  const worker = new Worker(new URL('./trainer.worker.js', import.meta.url), { type: 'module', name: 'tsgrad trainer' });
-  worker.onerror = (e) => setState('error', `the trainer worker failed: ${e.message}`);
-  const port = worker as unknown as Port<FromTrainer, ToTrainer>;
-  const results: FromTrainer[] = [];
-  for (const backend of backends) {
-    setState('running', `checking ${backend}…`);
-    const answer = new Promise<FromTrainer>((resolve) => (port.onmessage = (e) => resolve(e.data)));
-    port.postMessage({ type: 'check', backend });
-    const r = await answer;
-    results.push(r);
-    show(r, results.find((x) => x.backend === 'js'));
+  /** Asks the trainer and waits for its answer; `quiet` jobs (page start-up) leave the state alone. */
+  async function run(msg: ToTrainer, doing: string, quiet = false, transfer: ArrayBuffer[] = []): Promise<Answer> {
+    const answer = new Promise<Answer>((resolve) => pending.push(resolve));
+    port.postMessage(msg, transfer);
+    if (!quiet) {
+      setBusy(true, msg.type);
+      setState('running', doing);
+    }
+    const a = await answer;
+    if (a.type === 'error' || !quiet) {
+      report.message = a.message;
+      setState(a.type === 'error' ? 'error' : a.type === 'stopped' ? 'stopped' : 'done', a.type === 'error' ? `${a.job}: ${a.message}` : a.message || `${doing.replace(/…$/, '')}: done`);
+    }
+    if (!quiet) setBusy(false, msg.type);
+    return a;
   }
-  worker.terminate();
-  const report: PageReport = { crossOriginIsolated, hardwareConcurrency: navigator.hardwareConcurrency, userAgent: navigator.userAgent, results };
-  (window as unknown as { tsgradReport: PageReport }).tsgradReport = report;
-  const ran = results.filter((r) => r.type === 'checked').map((r) => r.backend);
-  setState('done', `done: ${ran.length ? ran.join(', ') : 'no backend'} ran`);
-}
 
-main().catch((e: unknown) => setState('error', e instanceof Error ? e.message : String(e)));
+  const trainRun = (resume: boolean) => {
+    const n = Number(steps.value);
+    const checkpoint = kept.runs.find((r) => r.preset === preset.value)?.checkpoint;
+    if (resume && checkpoint && n <= checkpoint.step) return setState('error', `the checkpoint is at step ${checkpoint.step}: raise steps above it to train further`);
+    if (!resume) {
+      $('samples').replaceChildren();
+      report.stepRates = [];
+      report.samples = [];
+      report.doneLine = null;
+    }
+    return run({ type: 'train', preset: preset.value as PagePreset, steps: n, resume }, `${resume ? 'resuming' : 'training'} ${preset.value}…`);
+  };
+  $('train').onclick = () => trainRun(false);
+  $('resume').onclick = () => trainRun(true);
+  $('stop').onclick = () => {
+    port.postMessage({ type: 'stop' });
+    $<HTMLButtonElement>('stop').disabled = true;
+  };
+  $('generate').onclick = () => {
+    $('output').textContent = '';
+    report.generated = '';
+    report.tokenMessages = 0;
+    run(
+      {
+        type: 'generate',
+        preset: preset.value as PagePreset,
+        prompt: $<HTMLInputElement>('prompt').value,
+        maxNewTokens: Number($<HTMLInputElement>('max-tokens').value),
+        temperature: Number($<HTMLInputElement>('temperature').value),
+        topK: Number($<HTMLInputElement>('top-k').value),
+      },
+      'generating…',
+    );
+  };
+  $('download-checkpoint').onclick = () => run({ type: 'download', preset: preset.value as PagePreset, folder: 'checkpoint' }, 'packing the checkpoint…');
+  $('download-final').onclick = () => run({ type: 'download', preset: preset.value as PagePreset, folder: 'final' }, 'packing the final model…');
+  backend.onchange = () => run({ type: 'backend', choice: backend.value }, `starting ${backend.value}…`);
+  preset.onchange = () => {
+    steps.value = preset.value === 'overfit' ? '60' : '2000';
+    showStatus();
+  };
+  for (const id of ['open-files', 'open-folder']) {
+    const input = $<HTMLInputElement>(id);
+    input.onchange = async () => {
+      const files = await Promise.all([...(input.files ?? [])].map(async (f) => ({ path: f.webkitRelativePath || f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
+      input.value = '';
+      if (files.length > 0) await run({ type: 'open', files }, `opening ${files.length} file${files.length === 1 ? '' : 's'}…`, false, files.map((f) => f.bytes.buffer as ArrayBuffer));
+    };
+  }
+
+  // ---- start-up: the URL's settings, the backend, what this browser keeps, data served with the page ----
+  (async () => {
+    const p = params.get('preset');
+    if (p !== null) preset.value = p;
+    steps.value = params.get('steps') ?? (preset.value === 'overfit' ? '60' : '2000');
+    backend.value = params.get('backend') ?? 'auto';
+    const head = await fetch('data/train.bin', { method: 'HEAD' });
+    if (head.ok) servedData = `data/train.bin served with the page (${(Number(head.headers.get('Content-Length')) / 2).toLocaleString('en')} tokens); picking files here uses those instead.`;
+    for (const [msg, doing] of [[{ type: 'backend', choice: backend.value }, 'starting the backend…'], [{ type: 'status' }, 'reading what this browser keeps…']] as const) {
+      $('status').textContent = doing;
+      if ((await run(msg, doing, true)).type === 'error') return;
+    }
+    setState('ready', 'ready');
+    setBusy(false, '');
+    if (params.get('autostart') === '1') await trainRun(false);
+  })().catch((e: unknown) => setState('error', e instanceof Error ? e.message : String(e)));
+}
