@@ -61,13 +61,16 @@ for (const [name, cmd] of Object.entries(COMMANDS)) {
 
 test('train --help shows the chosen preset\'s defaults; train:tinystories lists --source and --max-examples', () => {
   const overfit = squash(run('train', ['--help']).stdout);
-  assert.match(overfit, /--steps N optimizer steps in the whole run \[allowed: integer ≥ 1; default: 60\]/);
+  assert.match(overfit, /--steps N optimizer steps in the whole run \(with --max-minutes: at most N\) \[allowed: integer ≥ 1; default: 60\]/);
   assert.match(overfit, /--n-layer N .*default: 2 \(--model overfit\)\]/);
   const gpt2 = squash(run('train', ['--preset', 'gpt2', '--help']).stdout);
   assert.match(gpt2, /--steps N [^\]]*default: 200\]/);
   assert.match(gpt2, /--n-layer N [^\]]*default: 12 \(--model gpt2\)\]/);
   const tiny = squash(run('train:tinystories', ['-h']).stdout);
   assert.match(tiny, /--steps N [^\]]*default: 2000\]/);
+  const tinyTimed = squash(run('train:tinystories', ['--max-minutes', '10', '-h']).stdout);
+  assert.match(tinyTimed, /--d-model N [^\]]*default: 192\]/, "the defaults of the preset's tier for 10 minutes");
+  assert.match(tinyTimed, /--ctx T [^\]]*default: 64\]/);
   assert.match(tiny, /--source hub\|DIR stories from roneneldan\/TinyStories/);
   assert.match(tiny, /--max-examples N pretokenize only the first N training stories \[allowed: integer ≥ 1; default: all\]/);
 });
