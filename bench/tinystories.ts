@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { runCli } from '../src/train/cli/run_cli.ts';
 import { parseCommand, type Command } from '../src/train/cli/flags.ts';
 import { parseTrainCommand, TINYSTORIES_COMMAND } from '../src/train/cli/commands.ts';
-import { GPT2_SIZES } from '../src/gpt2/config.ts';
+import { freshModelConfig } from '../src/train/config.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = '/usr/bin/python3'; // Debian's, where python3-torch installs
@@ -58,7 +58,7 @@ runCli('bench:tinystories', async () => {
   const minutes = values.minutes as number;
   const out = values.out as string;
   const { cfg } = parseTrainCommand(TINYSTORIES_COMMAND, ['--max-minutes', String(minutes)], { preset: 'tinystories' });
-  const shape = GPT2_SIZES[cfg.model as keyof typeof GPT2_SIZES];
+  const shape = freshModelConfig(cfg); // the model the run builds: its tier's shape
   const data = join(ROOT, cfg.data!);
 
   await tsx('src/train/cli/tinystories.ts', ['--source', values.source as string, '--max-minutes', String(minutes), '--out', out, '--overwrite', '--no-progress']);
@@ -73,7 +73,7 @@ runCli('bench:tinystories', async () => {
     else {
       const args = [
         'bench/torch_tinystories.py', '--data', data, '--minutes', String(minutes), '--threads', String(values.threads ?? cpus().length),
-        '--n-layer', String(cfg.nLayer ?? shape.n_layers), '--d-model', String(cfg.dModel ?? shape.d_model), '--n-head', String(cfg.nHeads ?? shape.n_heads),
+        '--n-layer', String(shape.n_layers), '--d-model', String(shape.d_model), '--n-head', String(shape.n_heads),
         '--ctx', String(cfg.ctx), '--batch', String(cfg.batchSize), '--lr', String(cfg.lr), '--min-lr', String(cfg.minLr),
         '--warmup-steps', String(cfg.warmup), '--head-vocab', cfg.headVocab, '--weight-decay', String(cfg.weightDecay),
         '--beta2', String(cfg.beta2), '--grad-clip', String(cfg.gradClip), '--seed', String(cfg.seed), '--prompt', PROMPT,
@@ -85,7 +85,7 @@ runCli('bench:tinystories', async () => {
     }
   }
 
-  console.log(`\nTinyStories, ${minutes} min, ${cfg.nLayer ?? shape.n_layers}×${cfg.dModel ?? shape.d_model} (${cfg.nHeads ?? shape.n_heads} heads), T=${cfg.ctx}, B=${cfg.batchSize}, head ${cfg.headVocab}, lr ${cfg.lr} → ${cfg.minLr}, warmup ${cfg.warmup}`);
+  console.log(`\nTinyStories, ${minutes} min, ${shape.n_layers}×${shape.d_model} (${shape.n_heads} heads), T=${cfg.ctx}, B=${cfg.batchSize}, head ${cfg.headVocab}, lr ${cfg.lr} → ${cfg.minLr}, warmup ${cfg.warmup}`);
   console.log(`tsgrad  val loss ${tsgradLoss.toFixed(4)}  sample: ${JSON.stringify(tsgradSample.trim())}`);
   if (typeof torch === 'string') console.log(`PyTorch ${torch}`);
   else console.log(`PyTorch val loss ${torch.loss.toFixed(4)} (${torch.tokS} tok/s)  sample: ${JSON.stringify(torch.sample)}`);

@@ -38,7 +38,6 @@ interface Timing {
   ms_per_step: number;
   tokens_per_s: number;
   peak_rss_mb: number;
-  flops_per_token?: number;
 }
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, backend: { type: 'string', default: 'cpu' }, only: { type: 'string' } }, strict: true });
@@ -88,7 +87,7 @@ function peakRssMb(): number {
  * tsgrad: forward + backward + AdamW on one random batch, after one warm-up step, each step
  * inside the backend's memory pool (reuseMemory) as in the training loop (src/train/loop.ts).
  */
-async function timeTsgrad(c: Case): Promise<Timing> {
+async function timeTsgrad(c: Case): Promise<Timing & { flops_per_token: number }> {
   const model = new GPT2Model(makeConfig({ dropout: 0 }, c.model), { seed: 0 });
   const params = model.parameters();
   const opt = new AdamW(
@@ -141,11 +140,11 @@ for (const c of CASES) {
     if (threads !== null) backend = await setBackend(threads === cpus().length ? await createCpuBackend(nodeThreads) : await createCpuBackend(nodeThreads, { threads }));
     const t = await timeTsgrad(c);
     const peak = await gemmPeak(backend, c);
-    const mfu = (t.tokens_per_s * t.flops_per_token!) / (peak * 1e9);
+    const mfu = (t.tokens_per_s * t.flops_per_token) / (peak * 1e9);
     const ratio = p === null ? 'n/a' : (t.tokens_per_s / p.tokens_per_s).toFixed(2);
     rows.push(
       `| ${c.name} | ${c.batch}×${c.ctx} | ${threads ?? 'n/a'} | ${t.tokens_per_s.toFixed(0)} | ${t.ms_per_step.toFixed(0)} | ${t.peak_rss_mb.toFixed(0)} | ` +
-        `${((t.flops_per_token! * t.tokens_per_s) / 1e9).toFixed(1)} | ${peak.toFixed(1)} | ${(100 * mfu).toFixed(0)}% | ` +
+        `${((t.flops_per_token * t.tokens_per_s) / 1e9).toFixed(1)} | ${peak.toFixed(1)} | ${(100 * mfu).toFixed(0)}% | ` +
         `${p ? p.tokens_per_s.toFixed(0) : 'n/a'} | ${p ? p.ms_per_step.toFixed(0) : 'n/a'} | ${ratio} |`,
     );
     console.log(rows[rows.length - 1]);

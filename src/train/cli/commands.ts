@@ -83,7 +83,7 @@ function resolve(values: Record<string, FlagValue>, defaults: Partial<TrainConfi
   const tier = budgetSettings(presetName, (values['max-minutes'] as number | undefined) ?? base.maxMinutes);
   if (values.model !== undefined || values.init !== undefined) {
     // a model named on the command line keeps its own shape
-    delete tier.nLayer, delete tier.dModel, delete tier.nHeads;
+    for (const key of ['nLayer', 'dModel', 'nHeads'] as const) delete tier[key];
   }
   const cfg: Record<string, unknown> = { ...base, ...tier };
   for (const f of TRAIN_FLAGS) {
