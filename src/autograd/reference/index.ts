@@ -18,6 +18,14 @@ import * as att from './attention.ts';
 import * as emb from './embedding.ts';
 import { adamw } from './adamw.ts';
 
+/** A kernel as a backend method: its arguments checked to be on the host, its outputs made by `outs`. */
+export const hostKernel = <A extends object, O>(kernel: (out: O, a: A) => void, outs: (a: A) => O) => (args: A): O => {
+  const a = onHost(args) as A;
+  const out = outs(a);
+  kernel(out, a);
+  return out;
+};
+
 /**
  * The reference kernels as a host backend whose kernels write into arrays from `alloc`
  * (zero-filled, of the inputs' precision). The reference backend passes `newArray`; a fast
@@ -27,13 +35,6 @@ import { adamw } from './adamw.ts';
 export function hostKernels(name: string, alloc: Alloc): BackendKernels {
   /** n numbers of x's precision. */
   const like = (x: HostArray, n: number): HostArray => alloc(dtypeOf(x), n);
-  /** A kernel as a backend method: its arguments checked to be on the host, its outputs made by `outs`. */
-  const run = <A extends object, O>(kernel: (out: O, a: A) => void, outs: (a: A) => O) => (args: A): O => {
-    const a = onHost(args) as A;
-    const out = outs(a);
-    kernel(out, a);
-    return out;
-  };
   return {
     name,
     asyncOnly: false,
@@ -47,12 +48,12 @@ export function hostKernels(name: string, alloc: Alloc): BackendKernels {
       ew.unary(out, op, x);
       return out;
     },
-    binary: run(ew.binary, (a) => like(a.a, numel(a.outShape))),
-    maskedFill: run(ew.maskedFill, (a) => like(a.x, a.x.length)),
-    permute: run(lay.permute, (a) => like(a.x, a.x.length)),
-    slice: run(lay.slice, (a) => like(a.x, numel(a.size))),
-    pad: run(lay.pad, (a) => like(a.x, numel(a.outShape))),
-    reduce: run(reduce, (a) => like(a.x, numel(a.shape) / a.shape[a.axis])),
+    binary: hostKernel(ew.binary, (a) => like(a.a, numel(a.outShape))),
+    maskedFill: hostKernel(ew.maskedFill, (a) => like(a.x, a.x.length)),
+    permute: hostKernel(lay.permute, (a) => like(a.x, a.x.length)),
+    slice: hostKernel(lay.slice, (a) => like(a.x, numel(a.size))),
+    pad: hostKernel(lay.pad, (a) => like(a.x, numel(a.outShape))),
+    reduce: hostKernel(reduce, (a) => like(a.x, numel(a.shape) / a.shape[a.axis])),
     matmul(as, bs, p) {
       const a = host(as);
       const out = like(a, p.batch * p.m * p.n);
@@ -60,19 +61,19 @@ export function hostKernels(name: string, alloc: Alloc): BackendKernels {
       return out;
     },
 
-    softmax: run(sm.softmax, (a) => like(a.x, a.x.length)),
-    softmaxBackward: run(sm.softmaxBackward, (a) => like(a.y, a.y.length)),
-    logSoftmax: run(sm.logSoftmax, (a) => like(a.x, a.x.length)),
-    logSoftmaxBackward: run(sm.logSoftmaxBackward, (a) => like(a.y, a.y.length)),
-    crossEntropy: run(sm.crossEntropy, (a) => ({ loss: like(a.logits, a.rows), lse: like(a.logits, a.rows) })),
-    crossEntropyBackward: run(sm.crossEntropyBackward, (a) => like(a.logits, a.logits.length)),
-    layerNorm: run(ln.layerNorm, (a) => ({ y: like(a.x, a.x.length), mean: like(a.x, a.rows), rstd: like(a.x, a.rows) })),
-    layerNormBackward: run(ln.layerNormBackward, (a) => ({ dx: like(a.x, a.x.length), dweight: like(a.weight, a.cols), dbias: like(a.weight, a.cols) })),
-    attention: run(att.attention, (a) => ({ out: like(a.q, a.q.length), lse: like(a.q, a.BH * a.Tq) })),
-    attentionBackward: run(att.attentionBackward, (a) => ({ dq: like(a.q, a.q.length), dk: like(a.k, a.k.length), dv: like(a.v, a.v.length) })),
-    embedding: run(emb.embedding, (a) => like(a.weight, a.ids.length * a.C)),
-    embeddingBackward: run(emb.embeddingBackward, (a) => like(a.dy, a.V * a.C)),
-    adamw: run(adamw, (a) => ({ param: like(a.param, a.param.length), m: like(a.m, a.m.length), v: like(a.v, a.v.length) })),
+    softmax: hostKernel(sm.softmax, (a) => like(a.x, a.x.length)),
+    softmaxBackward: hostKernel(sm.softmaxBackward, (a) => like(a.y, a.y.length)),
+    logSoftmax: hostKernel(sm.logSoftmax, (a) => like(a.x, a.x.length)),
+    logSoftmaxBackward: hostKernel(sm.logSoftmaxBackward, (a) => like(a.y, a.y.length)),
+    crossEntropy: hostKernel(sm.crossEntropy, (a) => ({ loss: like(a.logits, a.rows), lse: like(a.logits, a.rows) })),
+    crossEntropyBackward: hostKernel(sm.crossEntropyBackward, (a) => like(a.logits, a.logits.length)),
+    layerNorm: hostKernel(ln.layerNorm, (a) => ({ y: like(a.x, a.x.length), mean: like(a.x, a.rows), rstd: like(a.x, a.rows) })),
+    layerNormBackward: hostKernel(ln.layerNormBackward, (a) => ({ dx: like(a.x, a.x.length), dweight: like(a.weight, a.cols), dbias: like(a.weight, a.cols) })),
+    attention: hostKernel(att.attention, (a) => ({ out: like(a.q, a.q.length), lse: like(a.q, a.BH * a.Tq) })),
+    attentionBackward: hostKernel(att.attentionBackward, (a) => ({ dq: like(a.q, a.q.length), dk: like(a.k, a.k.length), dv: like(a.v, a.v.length) })),
+    embedding: hostKernel(emb.embedding, (a) => like(a.weight, a.ids.length * a.C)),
+    embeddingBackward: hostKernel(emb.embeddingBackward, (a) => like(a.dy, a.V * a.C)),
+    adamw: hostKernel(adamw, (a) => ({ param: like(a.param, a.param.length), m: like(a.m, a.m.length), v: like(a.v, a.v.length) })),
   };
 }
 

@@ -1,7 +1,9 @@
 // The fast CPU backend ('cpu'): the hot kernels as WebAssembly SIMD generated at run time
-// (see wasm_emit.ts), spread over worker threads that share one wasm memory; every other
-// kernel is the reference kernel (../../reference), writing into arrays from this backend's
-// memory pool (../memory.ts), which the training loop enters with reuseMemory.
+// (see wasm_emit.ts), spread over worker threads that share one wasm memory; the memory-bound
+// binary, layout and reduce kernels as plain JavaScript over contiguous runs (binary.ts,
+// layout.ts); every other kernel is the reference kernel (../../reference). All write into
+// arrays from this backend's memory pool (../memory.ts), which the training loop enters with
+// reuseMemory.
 // Promise: float32 results within the tolerances of test/cpu_backend.test.ts of the
 // reference; float64 inputs run the reference kernels. adamw updates the parameter and its
 // moments in place (the reference kernel, given its inputs as outputs): the one kernel here
@@ -11,9 +13,10 @@
 // a ThreadHost (threads.node.ts, threads.web.ts); where it cannot share memory (a page that is
 // not cross-origin isolated) the backend runs on one thread, with unshared memory.
 import type { AdamWArgs, AttentionArgs, AttentionBackwardArgs, Backend, CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, LinearCrossEntropyArgs, MatmulParams, RowsArgs, RowsBackwardArgs, Storage, UnaryOp } from '../../backend.ts';
-import { matmulParams } from '../../backend.ts';
+import { dtypeOf, matmulParams } from '../../backend.ts';
+import { numel } from '../../shape.ts';
 import { completeBackend } from '../../composed.ts';
-import { hostKernels } from '../../reference/index.ts';
+import { hostKernel, hostKernels } from '../../reference/index.ts';
 import { onHost } from '../../reference/host.ts';
 import { adamw as adamwKernel } from '../../reference/adamw.ts';
 import { MemoryPool } from '../memory.ts';
@@ -21,6 +24,7 @@ import { buildCpuModule, MAX_PAGES, relaxedSimdProbe } from './module.ts';
 import { CpuRuntime, splitRange } from './runtime.ts';
 import { MAX_CHUNKS, startPool, type ThreadHost } from './threads.ts';
 import { binaryFast } from './binary.ts';
+import * as layout from './layout.ts';
 import type { GemmConfig } from './gemm_wasm.ts';
 import { wasm } from './wasm_api.ts';
 
@@ -81,6 +85,8 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
   const ref = completeBackend(hostKernels('cpu', pool.alloc));
   /** A float32 output from the pool. */
   const out32 = (n: number) => pool.alloc('float32', n) as Float32Array;
+  /** An output from the pool of x's precision. */
+  const like = (x: HostArray, n: number): HostArray => pool.alloc(dtypeOf(x), n);
 
   const isF64 = (...xs: Storage[]): boolean => xs.some((x) => x instanceof Float64Array);
   const f32 = (x: Storage): Float32Array => {
@@ -309,6 +315,10 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
     attentionBackward,
     unary,
     binary: (a) => binaryFast(a, out32) ?? ref.binary(a),
+    permute: hostKernel(layout.permute, (a) => like(a.x, a.x.length)),
+    slice: hostKernel(layout.slice, (a) => like(a.x, numel(a.size))),
+    pad: hostKernel(layout.pad, (a) => like(a.x, numel(a.outShape))),
+    reduce: hostKernel(layout.reduce, (a) => like(a.x, numel(a.shape) / a.shape[a.axis])),
     adamw,
   });
   return Object.assign(backend, { threads: rt.threads, fma, stats: rt.stats, memoryPool: pool });
