@@ -259,22 +259,24 @@ test('attention forward and backward: causal, Tq ≤ Tk, random shapes', () => {
 
 // ---- AdamW in place, binary fast paths, the reference kernels with pooled outputs -------------
 
-test('adamw: the reference kernel, bit for bit, updating the parameter and its moments in place', () => {
-  const n = 1001;
-  const hp = { lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 7 };
-  const mk = () => [rand(n, 1), rand(n, 2), rand(n, 3, 0.1), rand(n, 4).map(Math.abs)];
-  const [p1, g1, m1, v1] = mk();
-  const [p2, g2, m2, v2] = mk();
-  const got = cpu.adamw({ param: p1, grad: g1, m: m1, v: v1, ...hp });
-  const want = ref.adamw({ param: p2, grad: g2, m: m2, v: v2, ...hp });
-  assert.ok(got.param === p1 && got.m === m1 && got.v === v1, 'updates in place');
-  assert.deepEqual([p2, m2, v2], mk().filter((_, i) => i !== 1), 'the reference leaves its inputs alone');
-  assert.deepEqual(got.param, want.param);
-  assert.deepEqual(got.m, want.m);
-  assert.deepEqual(got.v, want.v);
+test('adamw: the wasm kernel equals the reference bit for bit, updating the parameter and its moments in place', () => {
+  // odd lengths (the one-element tail), one chunk and many (over the thread-split threshold)
+  for (const [n, step, weightDecay] of [[1001, 7, 0.1], [100003, 1, 0], [40000, 300, 0.01]]) {
+    const hp = { lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay, step };
+    const mk = () => [rand(n, 1), rand(n, 2), rand(n, 3, 0.1), rand(n, 4, 1e-3).map(Math.abs)];
+    const [p1, g1, m1, v1] = mk();
+    const [p2, g2, m2, v2] = mk();
+    const got = cpu.adamw({ param: p1, grad: g1, m: m1, v: v1, ...hp });
+    const want = ref.adamw({ param: p2, grad: g2, m: m2, v: v2, ...hp });
+    assert.ok(got.param === p1 && got.m === m1 && got.v === v1, 'updates in place');
+    assert.deepEqual([p2, m2, v2], mk().filter((_, i) => i !== 1), 'the reference leaves its inputs alone');
+    assert.deepEqual(got.param, want.param, `param, n ${n}`);
+    assert.deepEqual(got.m, want.m, `m, n ${n}`);
+    assert.deepEqual(got.v, want.v, `v, n ${n}`);
+  }
 });
 
-test('binary add/sub/mul fast paths equal the reference bit for bit on random broadcast shapes (others fall through)', () => {
+test('binary ops on small random broadcast shapes (the reference\'s loop below the size threshold) equal the reference', () => {
   // b: a's shape with leading axes dropped and some axes set to 1, on either side of the op
   const shapes = fc.record({
     shape: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 0, maxLength: 4 }),
@@ -332,6 +334,32 @@ test('permute, slice, pad and reduce equal the reference bit for bit on random s
   assert.deepEqual(cpu.permute(heads), ref.permute(heads));
   const bias = { op: 'sum' as const, x, shape: [4 * 64, 3 * 192], axis: 0 };
   assert.deepEqual(cpu.reduce(bias), ref.reduce(bias));
+});
+
+test('binary add/sub/mul in wasm equal the reference bit for bit: same shape, a bias row, a scalar, over the size threshold', () => {
+  // numbers of every magnitude, so any rounding difference would show
+  const wide = (n: number, seed: number) => {
+    const r = new Rng(seed);
+    return Float32Array.from({ length: n }, () => (2 * r.uniform() - 1) * 2 ** Math.floor(60 * r.uniform() - 30));
+  };
+  const cases = fc.record({
+    rows: fc.constantFrom(1, 3, 64, 1000),
+    cols: fc.constantFrom(1, 3, 4, 5, 192, 576, 4099),
+    kind: fc.constantFrom('same', 'rows', 'scalar'),
+    op: fc.constantFrom('add', 'sub', 'mul' as const),
+    seed: fc.nat(),
+  });
+  fc.assert(
+    fc.property(cases, ({ rows, cols, kind, op, seed }) => {
+      const outShape: number[] = [rows, cols];
+      const bShape = kind === 'same' ? outShape : kind === 'rows' ? [cols] : [];
+      const a = wide(rows * cols, seed);
+      const b = wide(bShape.reduce((p, d) => p * d, 1), seed + 1);
+      const args = { op, a, aShape: outShape, b, bShape, outShape };
+      assert.deepEqual(cpu.binary(args), ref.binary(args), JSON.stringify({ rows, cols, kind, op }));
+    }),
+    { numRuns: 120 },
+  );
 });
 
 test('the kernels without a fast version are the reference kernels (outputs from the memory pool)', () => {

@@ -1,29 +1,27 @@
 // The fast CPU backend ('cpu'): the hot kernels as WebAssembly SIMD generated at run time
-// (see wasm_emit.ts), spread over worker threads that share one wasm memory; the memory-bound
-// binary, layout and reduce kernels as plain JavaScript over contiguous runs (binary.ts,
-// layout.ts); every other kernel is the reference kernel (../../reference). All write into
+// (see wasm_emit.ts), spread over worker threads that share one wasm memory; the layout and
+// reduce kernels as plain JavaScript over contiguous runs (layout.ts); every other kernel is
+// the reference kernel (../../reference). All write into
 // arrays from this backend's memory pool (../memory.ts), which the training loop enters with
 // reuseMemory.
 // Promise: float32 results within the tolerances of test/cpu_backend.test.ts of the
 // reference; float64 inputs run the reference kernels. adamw updates the parameter and its
-// moments in place (the reference kernel, given its inputs as outputs): the one kernel here
-// that writes into its inputs, to save a copy of every weight each step.
+// moments in place: the one kernel here that writes into its inputs, to save a copy of every
+// weight each step.
 // Calls block the calling thread until the workers finish (Atomics.wait): fine on Node's main
 // thread; in a browser the backend must run inside a Worker. The platform's threads come from
 // a ThreadHost (threads.node.ts, threads.web.ts); where it cannot share memory (a page that is
 // not cross-origin isolated) the backend runs on one thread, with unshared memory.
-import type { AdamWArgs, AttentionArgs, AttentionBackwardArgs, Backend, CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, LinearCrossEntropyArgs, MatmulParams, RowsArgs, RowsBackwardArgs, Storage, UnaryOp } from '../../backend.ts';
+import type { AdamWArgs, AttentionArgs, AttentionBackwardArgs, Backend, BinaryArgs, CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, LinearCrossEntropyArgs, MatmulParams, RowsArgs, RowsBackwardArgs, Storage, UnaryOp } from '../../backend.ts';
 import { dtypeOf, matmulParams } from '../../backend.ts';
 import { numel } from '../../shape.ts';
 import { completeBackend } from '../../composed.ts';
 import { hostKernel, hostKernels } from '../../reference/index.ts';
-import { onHost } from '../../reference/host.ts';
-import { adamw as adamwKernel } from '../../reference/adamw.ts';
 import { MemoryPool } from '../memory.ts';
 import { buildCpuModule, MAX_PAGES, relaxedSimdProbe } from './module.ts';
 import { CpuRuntime, splitRange } from './runtime.ts';
 import { MAX_CHUNKS, startPool, type ThreadHost } from './threads.ts';
-import { binaryFast } from './binary.ts';
+import { binaryLayout } from './binary.ts';
 import * as layout from './layout.ts';
 import type { GemmConfig } from './gemm_wasm.ts';
 import { wasm } from './wasm_api.ts';
@@ -41,6 +39,8 @@ export interface CpuBackendOptions {
 const PARALLEL_MATMUL = 128 * 128 * 128;
 /** Below this many elements a row or elementwise kernel runs on the calling thread alone. */
 const PARALLEL_ELEMS = 1 << 15;
+/** Below this many elements a binary op is the reference's loop (a wasm call costs more). */
+const SMALL_BINARY = 4096;
 /** Logits per block in linearCrossEntropy: 16M floats (64 MB) of reused wasm memory. */
 const LCE_BLOCK = 1 << 24;
 
@@ -97,14 +97,14 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
   /** Chunks for a job of `n` elements: one when small, else 4 per thread (a shared core may lag). */
   const chunksFor = (n: number): number => (n >= PARALLEL_ELEMS ? 4 * rt.threads : 1);
 
-  /** Runs a `*_rows(…pointers, r0, r1, cols)` export over row chunks. */
-  function rowsKernel(name: string, ptrs: number[], rows: number, cols: number): void {
-    rt.run(name, splitRange(rows, chunksFor(rows * cols)).map(([a, b]) => [...ptrs, a, b, cols]));
+  /** Runs a `*_rows(…pointers, r0, r1, cols, …extra)` export over row chunks. */
+  function rowsKernel(name: string, ptrs: number[], rows: number, cols: number, extra: number[] = []): void {
+    rt.run(name, splitRange(rows, chunksFor(rows * cols)).map(([a, b]) => [...ptrs, a, b, cols, ...extra]));
   }
 
-  /** Runs an elementwise export f(in…, out, n) over chunks of the elements. */
-  function elementwise(name: string, ptrs: number[], n: number): void {
-    rt.run(name, splitRange(n, chunksFor(n), 16).map(([a, b]) => [...ptrs.map((p) => p + a * 4), b - a]));
+  /** Runs an elementwise export f(in…, out…, n, …extra) over chunks of the elements. */
+  function elementwise(name: string, ptrs: number[], n: number, extra: number[] = []): void {
+    rt.run(name, splitRange(n, chunksFor(n), 16).map(([a, b]) => [...ptrs.map((p) => p + a * 4), b - a, ...extra]));
   }
 
   /**
@@ -293,11 +293,30 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
     return { dq: rt.take(DQ, BH * Tq * D), dk: rt.take(DK, BH * Tk * D), dv: rt.take(DV, BH * Tk * D) };
   }
 
-  /** The reference AdamW kernel with the inputs as its outputs: an update in place. */
+  /** add, sub and mul in wasm where binaryLayout takes the shapes; the reference's otherwise. */
+  function binary(args: BinaryArgs): HostArray {
+    const l = binaryLayout(args);
+    if (l === null || l.n < SMALL_BINARY) return ref.binary(args) as HostArray;
+    rt.reset();
+    const A = rt.put(l.a), B = rt.put(l.b), OUT = rt.alloc(l.n);
+    if (l.kind === 'same') elementwise(`${l.op}_same`, [A, B, OUT], l.n);
+    else if (l.kind === 'scalar') elementwise(`${l.op}_scalar`, [A, OUT], l.n, [B]);
+    else rowsKernel(`${l.op}_rows`, [A, OUT], l.n / l.cols, l.cols, [B]);
+    return rt.take(OUT, l.n);
+  }
+
+  /** The AdamW step in wasm (the reference's arithmetic), written back into the inputs: an update in place. */
   function adamw(a: AdamWArgs) {
     if (isF64(a.param, a.grad, a.m, a.v)) return ref.adamw(a);
-    const h = onHost(a);
-    adamwKernel({ param: h.param, m: h.m, v: h.v }, h);
+    const [p, g, m, v] = [a.param, a.grad, a.m, a.v].map(f32);
+    const { lr, beta1, beta2, eps, weightDecay, step } = a;
+    const n = p.length;
+    rt.reset();
+    const [P, G, M, V] = [p, g, m, v].map((x) => rt.put(x));
+    // the reference's constants, computed the same way (reference/adamw.ts)
+    elementwise('adamw', [P, G, M, V], n, [beta1, 1 - beta1, beta2, 1 - beta2, 1 - lr * weightDecay, lr, 1 - beta1 ** step, 1 - beta2 ** step, eps]);
+    const mem = rt.f32;
+    for (const [x, X] of [[p, P], [m, M], [v, V]] as const) x.set(mem.subarray(X >> 2, (X >> 2) + n));
     return { param: a.param, m: a.m, v: a.v };
   }
 
@@ -314,7 +333,7 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
     attention,
     attentionBackward,
     unary,
-    binary: (a) => binaryFast(a, out32) ?? ref.binary(a),
+    binary,
     permute: hostKernel(layout.permute, (a) => like(a.x, a.x.length)),
     slice: hostKernel(layout.slice, (a) => like(a.x, numel(a.size))),
     pad: hostKernel(layout.pad, (a) => like(a.x, numel(a.outShape))),

@@ -33,6 +33,16 @@ export function reduce(out: HostArray, { op, x, shape, axis }: OnHost<ReduceArgs
   const outer = numel(shape.slice(0, axis));
   const n = shape[axis];
   const inner = numel(shape.slice(axis + 1));
+  if (inner === 1) {
+    // each output sums a contiguous run: one running number
+    for (let o = 0; o < outer; o++) {
+      let acc = op === 'sum' ? 0 : -Infinity;
+      if (op === 'sum') for (let j = o * n; j < (o + 1) * n; j++) acc += x[j];
+      else for (let j = o * n; j < (o + 1) * n; j++) acc = Math.max(acc, x[j]);
+      out[o] = acc;
+    }
+    return;
+  }
   const acc = new Float64Array(inner); // one running value per output of the row
   for (let o = 0; o < outer; o++) {
     acc.fill(op === 'sum' ? 0 : -Infinity);

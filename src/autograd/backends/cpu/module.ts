@@ -6,6 +6,7 @@ import { F64, ModuleBuilder } from './wasm_emit.ts';
 import { emitGemm, gemmConfig, type GemmConfig } from './gemm_wasm.ts';
 import { emitRows } from './rows_wasm.ts';
 import { emitAttention } from './attention_wasm.ts';
+import { emitElementwise } from './elementwise_wasm.ts';
 
 export interface CpuModule {
   bytes: Uint8Array<ArrayBuffer>;
@@ -27,6 +28,7 @@ export function buildCpuModule(fma: boolean, shared: boolean, overrides: Partial
   const { gemm: gemmFn } = emitGemm(mb, gemm);
   const rows = emitRows(mb, log);
   emitAttention(mb, gemmFn, rows, log, attnBlock);
+  emitElementwise(mb);
   return { bytes: mb.build(), gemm, attnBlock, exports: mb.exportNames() };
 }
 

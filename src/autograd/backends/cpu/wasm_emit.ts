@@ -178,6 +178,14 @@ export const v128 = {
   /** Loads one f32 and copies it into all four lanes. */
   load32_splat: (addr: Code, offset = 0): Code => [...addr, ...simd(0x09), ...mem(2, offset)],
   store: (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, ...simd(0x0b), ...mem(4, offset)],
+  /** Loads one f32 into lane 0 (the other lanes 0). */
+  load32_zero: (addr: Code, offset = 0): Code => [...addr, ...simd(0x5c), ...mem(2, offset)],
+  /** Loads two f32 into lanes 0 and 1 (the other lanes 0). */
+  load64_zero: (addr: Code, offset = 0): Code => [...addr, ...simd(0x5d), ...mem(3, offset)],
+  /** Stores lane 0 (an f32). */
+  store32_lane0: (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, ...simd(0x5a), ...mem(2, offset), 0],
+  /** Stores lanes 0 and 1 (two f32, as one 64-bit lane). */
+  store64_lane0: (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, ...simd(0x5b), ...mem(3, offset), 0],
   zero: (): Code => [...simd(0x0c), ...new Array<number>(16).fill(0)],
   and: vbin(0x4e),
   /** andnot(a, b) = a & ~b */
@@ -209,6 +217,8 @@ export const f32x4 = {
   /** pmax(a, b) = a < b ? b : a (maxps). */
   pmax: vbin(0xeb),
   convert_i32x4_s: vun(0xfa),
+  /** Both f64 lanes rounded to f32 in lanes 0 and 1 (lanes 2 and 3 zero). */
+  demoteF64x2Zero: vun(0x5e),
   /** relaxed-SIMD fused multiply-add a·b + c (needs the relaxed-simd feature). */
   relaxedMadd: (a: Code, b: Code, c: Code): Code => [...a, ...b, ...c, ...simd(0x105)],
 };
@@ -223,8 +233,11 @@ export const i32x4 = {
 export const f64x2 = {
   splat: vun(0x14),
   extract: (v: Code, lane: number): Code => [...v, ...simd(0x21), lane],
+  sqrt: vun(0xef),
   add: vbin(0xf0),
+  sub: vbin(0xf1),
   mul: vbin(0xf2),
+  div: vbin(0xf3),
   /** The low two f32 lanes widened to f64. */
   promoteLow: vun(0x5f),
 };
