@@ -11,9 +11,9 @@
 //             ~1e-7 relative, but exp(x − max) also inherits the f32 rounding of x − max
 //             (≤ u·|x − max|, |x| ≤ 10 here), so |Δ| ≤ 1e-5·|ref| (+ a tiny absolute floor);
 //             log-domain outputs are compared to a few ulps: |Δ| ≤ 5e-7·(1 + |ref|).
-//   The binary fast paths, the layout kernels (copies) and reduce (the same float64 sums in the
-//   same order) do the reference's operations: exact. Every other kernel (LayerNorm, AdamW in
-//   place, embedding) is the reference kernel.
+//   The binary ops, AdamW, LayerNorm, the layout kernels (copies) and reduce do the reference's
+//   operations in its order: exact. Every other kernel (embedding, maskedFill, unary ops other
+//   than GELU) is the reference kernel.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -362,15 +362,23 @@ test('binary add/sub/mul in wasm equal the reference bit for bit: same shape, a 
   );
 });
 
+test('LayerNorm forward and backward in wasm equal the reference bit for bit (rows and columns split over threads)', () => {
+  const cases = fc.record({ rows: fc.constantFrom(1, 2, 7, 64, 1024), cols: fc.constantFrom(1, 3, 8, 64, 192, 769), seed: fc.nat() });
+  fc.assert(
+    fc.property(cases, ({ rows, cols, seed }) => {
+      const x = rand(rows * cols, seed, 3);
+      const ln = { x, weight: rand(cols, seed + 1), bias: rand(cols, seed + 2), rows, cols, eps: 1e-5 };
+      const want = ref.layerNorm(ln);
+      assert.deepEqual(cpu.layerNorm(ln), want, `forward [${rows}, ${cols}]`);
+      const lnb = { dy: rand(rows * cols, seed + 3), x, weight: ln.weight, mean: want.mean, rstd: want.rstd, rows, cols };
+      assert.deepEqual(cpu.layerNormBackward(lnb), ref.layerNormBackward(lnb), `backward [${rows}, ${cols}]`);
+    }),
+    { numRuns: 40 },
+  );
+});
+
 test('the kernels without a fast version are the reference kernels (outputs from the memory pool)', () => {
   const x = rand(6 * 8, 1, 3);
-  const w = rand(8, 2);
-  const b = rand(8, 3);
-  const ln = { x, weight: w, bias: b, rows: 6, cols: 8, eps: 1e-5 };
-  assert.deepEqual(cpu.layerNorm(ln), ref.layerNorm(ln));
-  const f = ref.layerNorm(ln);
-  const lnb = { dy: rand(48, 4), x, weight: w, mean: f.mean, rstd: f.rstd, rows: 6, cols: 8 };
-  assert.deepEqual(cpu.layerNormBackward(lnb), ref.layerNormBackward(lnb));
   const emb = { weight: x, ids: Int32Array.from([5, 0, 5]), V: 6, C: 8 };
   assert.deepEqual(cpu.embedding(emb), ref.embedding(emb));
   assert.deepEqual(cpu.embeddingBackward({ dy: rand(24, 5), ids: emb.ids, V: 6, C: 8 }), ref.embeddingBackward({ dy: rand(24, 5), ids: emb.ids, V: 6, C: 8 }));

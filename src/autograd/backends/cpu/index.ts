@@ -1,7 +1,7 @@
 // The fast CPU backend ('cpu'): the hot kernels as WebAssembly SIMD generated at run time
 // (see wasm_emit.ts), spread over worker threads that share one wasm memory; the layout and
-// reduce kernels as plain JavaScript over contiguous runs (layout.ts); every other kernel is
-// the reference kernel (../../reference). All write into
+// reduce kernels as plain JavaScript over contiguous runs (layout.ts); the rest (embedding,
+// maskedFill, unary ops other than GELU) are the reference kernels (../../reference). All write into
 // arrays from this backend's memory pool (../memory.ts), which the training loop enters with
 // reuseMemory.
 // Promise: float32 results within the tolerances of test/cpu_backend.test.ts of the
@@ -12,7 +12,7 @@
 // thread; in a browser the backend must run inside a Worker. The platform's threads come from
 // a ThreadHost (threads.node.ts, threads.web.ts); where it cannot share memory (a page that is
 // not cross-origin isolated) the backend runs on one thread, with unshared memory.
-import type { AdamWArgs, AttentionArgs, AttentionBackwardArgs, Backend, BinaryArgs, CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, LinearCrossEntropyArgs, MatmulParams, RowsArgs, RowsBackwardArgs, Storage, UnaryOp } from '../../backend.ts';
+import type { AdamWArgs, AttentionArgs, AttentionBackwardArgs, Backend, BinaryArgs, CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, LayerNormArgs, LayerNormBackwardArgs, LinearCrossEntropyArgs, MatmulParams, RowsArgs, RowsBackwardArgs, Storage, UnaryOp } from '../../backend.ts';
 import { dtypeOf, matmulParams } from '../../backend.ts';
 import { numel } from '../../shape.ts';
 import { completeBackend } from '../../composed.ts';
@@ -253,6 +253,36 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
     return dx;
   }
 
+  /** LayerNorm in wasm (the reference's arithmetic, bit for bit): y, mean and rstd by rows. */
+  function layerNorm(a: LayerNormArgs) {
+    const { x, weight, bias, rows, cols, eps } = a;
+    if (isF64(x, weight, bias)) return ref.layerNorm(a);
+    rt.reset();
+    const X = rt.put(f32(x)), W = rt.put(f32(weight)), B = rt.put(f32(bias));
+    const Y = rt.alloc(rows * cols), M = rt.alloc(rows), S = rt.alloc(rows);
+    rowsKernel('ln_rows', [X, Y, M, S], rows, cols, [W, B, eps]);
+    return { y: rt.take(Y, rows * cols), mean: rt.take(M, rows), rstd: rt.take(S, rows) };
+  }
+
+  /** LayerNorm's backward in wasm: dx by rows; dweight and dbias (float64 sums over the rows in order) by columns. */
+  function layerNormBackward(a: LayerNormBackwardArgs) {
+    const { dy, x, weight, mean, rstd, rows, cols } = a;
+    if (isF64(dy, x, weight, mean, rstd)) return ref.layerNormBackward(a);
+    rt.reset();
+    const DY = rt.put(f32(dy)), X = rt.put(f32(x)), W = rt.put(f32(weight)), M = rt.put(f32(mean)), S = rt.put(f32(rstd));
+    const DX = rt.alloc(rows * cols), DW = rt.alloc(cols, 8), DB = rt.alloc(cols, 8);
+    rowsKernel('ln_back_rows', [DY, X, DX], rows, cols, [W, M, S]);
+    rt.f64.fill(0, DW >> 3, (DW >> 3) + cols);
+    rt.f64.fill(0, DB >> 3, (DB >> 3) + cols);
+    rt.run('ln_back_cols', splitRange(cols, chunksFor(rows * cols)).map(([c0, c1]) => [DY, X, DW, DB, c0, c1, rows, cols, M, S]));
+    const sums = (at: number) => {
+      const out = out32(cols);
+      out.set(rt.f64.subarray(at >> 3, (at >> 3) + cols)); // rounded to float32 once, as the reference
+      return out;
+    };
+    return { dx: rt.take(DX, rows * cols), dweight: sums(DW), dbias: sums(DB) };
+  }
+
   /** gelu and its derivative as wasm kernels; the other unary ops are the reference's. */
   function unary(op: UnaryOp, xs: Storage): HostArray {
     if ((op !== 'gelu' && op !== 'gelu_grad') || isF64(xs)) return ref.unary(op, xs) as HostArray;
@@ -334,6 +364,8 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
     attentionBackward,
     unary,
     binary,
+    layerNorm,
+    layerNormBackward,
     permute: hostKernel(layout.permute, (a) => like(a.x, a.x.length)),
     slice: hostKernel(layout.slice, (a) => like(a.x, numel(a.size))),
     pad: hostKernel(layout.pad, (a) => like(a.x, numel(a.outShape))),

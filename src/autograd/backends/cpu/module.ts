@@ -7,6 +7,7 @@ import { emitGemm, gemmConfig, type GemmConfig } from './gemm_wasm.ts';
 import { emitRows } from './rows_wasm.ts';
 import { emitAttention } from './attention_wasm.ts';
 import { emitElementwise } from './elementwise_wasm.ts';
+import { emitLayerNorm } from './layernorm_wasm.ts';
 
 export interface CpuModule {
   bytes: Uint8Array<ArrayBuffer>;
@@ -29,6 +30,7 @@ export function buildCpuModule(fma: boolean, shared: boolean, overrides: Partial
   const rows = emitRows(mb, log);
   emitAttention(mb, gemmFn, rows, log, attnBlock);
   emitElementwise(mb);
+  emitLayerNorm(mb);
   return { bytes: mb.build(), gemm, attnBlock, exports: mb.exportNames() };
 }
 

@@ -160,6 +160,7 @@ export const f64 = {
   sub: bin(0xa1),
   mul: bin(0xa2),
   div: bin(0xa3),
+  sqrt: un(0x9f),
   convert_i32_s: un(0xb7),
   promote_f32: un(0xbb),
 };
