@@ -298,7 +298,7 @@ test('binary ops on small random broadcast shapes (the reference\'s loop below t
   );
 });
 
-test('permute, slice, pad and reduce equal the reference bit for bit on random shapes (float32 and float64)', () => {
+test('permute, slice, pad and reduce equal the reference bit for bit on small random shapes (float32 and float64)', () => {
   const cases = fc.record({
     shape: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 5 }),
     keys: fc.array(fc.nat(), { minLength: 5, maxLength: 5 }), // a random permutation, by sorting
@@ -359,6 +359,23 @@ test('binary add/sub/mul in wasm equal the reference bit for bit: same shape, a 
       assert.deepEqual(cpu.binary(args), ref.binary(args), JSON.stringify({ rows, cols, kind, op }));
     }),
     { numRuns: 120 },
+  );
+});
+
+test('reduce (sum, max) in wasm equals the reference bit for bit: contiguous runs and columns, split over threads', () => {
+  const cases = fc.record({
+    shape: fc.constantFrom([1024, 576], [16, 64, 576], [9440, 192], [70001], [3, 5000], [4099, 3], [2, 3000, 7]),
+    axisKey: fc.nat(),
+    op: fc.constantFrom('sum', 'max' as const),
+    seed: fc.nat(),
+  });
+  fc.assert(
+    fc.property(cases, ({ shape, axisKey, op, seed }) => {
+      const x = rand(shape.reduce((p, d) => p * d, 1), seed, 100);
+      const args = { op, x, shape: [...shape], axis: axisKey % shape.length };
+      assert.deepEqual(cpu.reduce(args), ref.reduce(args), `${op} [${shape}] axis ${args.axis}`);
+    }),
+    { numRuns: 40 },
   );
 });
 

@@ -1,6 +1,6 @@
 // The fast CPU backend ('cpu'): the hot kernels as WebAssembly SIMD generated at run time
-// (see wasm_emit.ts), spread over worker threads that share one wasm memory; the layout and
-// reduce kernels as plain JavaScript over contiguous runs (layout.ts); the rest (embedding,
+// (see wasm_emit.ts), spread over worker threads that share one wasm memory; the layout
+// kernels as plain JavaScript over contiguous runs (layout.ts); the rest (embedding,
 // maskedFill, unary ops other than GELU) are the reference kernels (../../reference). All write into
 // arrays from this backend's memory pool (../memory.ts), which the training loop enters with
 // reuseMemory.
@@ -12,7 +12,7 @@
 // thread; in a browser the backend must run inside a Worker. The platform's threads come from
 // a ThreadHost (threads.node.ts, threads.web.ts); where it cannot share memory (a page that is
 // not cross-origin isolated) the backend runs on one thread, with unshared memory.
-import type { AdamWArgs, AttentionArgs, AttentionBackwardArgs, Backend, BinaryArgs, CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, LayerNormArgs, LayerNormBackwardArgs, LinearCrossEntropyArgs, MatmulParams, RowsArgs, RowsBackwardArgs, Storage, UnaryOp } from '../../backend.ts';
+import type { AdamWArgs, AttentionArgs, AttentionBackwardArgs, Backend, BinaryArgs, ReduceArgs, CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, LayerNormArgs, LayerNormBackwardArgs, LinearCrossEntropyArgs, MatmulParams, RowsArgs, RowsBackwardArgs, Storage, UnaryOp } from '../../backend.ts';
 import { dtypeOf, matmulParams } from '../../backend.ts';
 import { numel } from '../../shape.ts';
 import { completeBackend } from '../../composed.ts';
@@ -39,8 +39,8 @@ export interface CpuBackendOptions {
 const PARALLEL_MATMUL = 128 * 128 * 128;
 /** Below this many elements a row or elementwise kernel runs on the calling thread alone. */
 const PARALLEL_ELEMS = 1 << 15;
-/** Below this many elements a binary op is the reference's loop (a wasm call costs more). */
-const SMALL_BINARY = 4096;
+/** Below this many elements a binary op or a reduction is the reference's loop (a wasm call costs more). */
+const SMALL_ELEMENTWISE = 4096;
 /** Logits per block in linearCrossEntropy: 16M floats (64 MB) of reused wasm memory. */
 const LCE_BLOCK = 1 << 24;
 
@@ -253,6 +253,22 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
     return dx;
   }
 
+  /** Sum or max over one axis in wasm: split by outputs, each summing its terms in order. */
+  function reduce(a: ReduceArgs): HostArray {
+    const { op, x, shape, axis } = a;
+    if (isF64(x) || x.length < SMALL_ELEMENTWISE) return ref.reduce(a) as HostArray;
+    const outer = numel(shape.slice(0, axis)), n = shape[axis], inner = numel(shape.slice(axis + 1));
+    rt.reset();
+    const X = rt.put(f32(x)), OUT = rt.alloc(outer * inner);
+    if (inner === 1) {
+      rt.run(`${op}_runs`, splitRange(outer, chunksFor(x.length)).map(([o0, o1]) => [X, OUT, o0, o1, n]));
+    } else {
+      const ACC = rt.alloc(inner, 8);
+      rt.run(`${op}_cols`, splitRange(inner, chunksFor(x.length), 16).map(([i0, i1]) => [X, OUT, ACC, i0, i1, outer, n, inner]));
+    }
+    return rt.take(OUT, outer * inner);
+  }
+
   /** LayerNorm in wasm (the reference's arithmetic, bit for bit): y, mean and rstd by rows. */
   function layerNorm(a: LayerNormArgs) {
     const { x, weight, bias, rows, cols, eps } = a;
@@ -326,7 +342,7 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
   /** add, sub and mul in wasm where binaryLayout takes the shapes; the reference's otherwise. */
   function binary(args: BinaryArgs): HostArray {
     const l = binaryLayout(args);
-    if (l === null || l.n < SMALL_BINARY) return ref.binary(args) as HostArray;
+    if (l === null || l.n < SMALL_ELEMENTWISE) return ref.binary(args) as HostArray;
     rt.reset();
     const A = rt.put(l.a), B = rt.put(l.b), OUT = rt.alloc(l.n);
     if (l.kind === 'same') elementwise(`${l.op}_same`, [A, B, OUT], l.n);
@@ -369,7 +385,7 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
     permute: hostKernel(layout.permute, (a) => like(a.x, a.x.length)),
     slice: hostKernel(layout.slice, (a) => like(a.x, numel(a.size))),
     pad: hostKernel(layout.pad, (a) => like(a.x, numel(a.outShape))),
-    reduce: hostKernel(layout.reduce, (a) => like(a.x, numel(a.shape) / a.shape[a.axis])),
+    reduce,
     adamw,
   });
   return Object.assign(backend, { threads: rt.threads, fma, stats: rt.stats, memoryPool: pool });

@@ -1,11 +1,9 @@
-// The cpu backend's layout kernels (permute, slice, pad) and reduce, in plain JavaScript:
-// they move memory and do almost no arithmetic, so copying into wasm memory would cost as
-// much as the op. The reference kernels visit one element at a time through a callback; these
-// walk the same elements as runs of contiguous memory.
+// The cpu backend's layout kernels (permute, slice, pad) in plain JavaScript: copies, with no
+// arithmetic. The reference kernels visit one element at a time through a callback; these walk
+// the same elements as runs of contiguous memory.
 // Promise: bit for bit the reference kernels' results (test/cpu_backend.test.ts checks it on
-// random shapes): permute, slice and pad are copies, and reduce adds each output's terms in
-// the reference's order in float64 before rounding once, as the reference does.
-import type { HostArray, PadArgs, PermuteArgs, ReduceArgs, SliceArgs } from '../../backend.ts';
+// random shapes, float32 and float64).
+import type { HostArray, PadArgs, PermuteArgs, SliceArgs } from '../../backend.ts';
 import type { OnHost } from '../../reference/host.ts';
 import { numel, stridesOf } from '../../shape.ts';
 
@@ -26,33 +24,6 @@ export function slice(out: HostArray, { x, shape, begin, size }: OnHost<SliceArg
 export function pad(out: HostArray, { x, shape, begin, outShape }: OnHost<PadArgs>): void {
   const outStrides = stridesOf(outShape);
   copyBox(out, offsetOf(begin, outStrides), outStrides, x, 0, stridesOf(shape), shape);
-}
-
-/** op over `axis` of x [outer, n, inner]: out [outer, inner], each sum in float64 over j = 0…n−1, as the reference. */
-export function reduce(out: HostArray, { op, x, shape, axis }: OnHost<ReduceArgs>): void {
-  const outer = numel(shape.slice(0, axis));
-  const n = shape[axis];
-  const inner = numel(shape.slice(axis + 1));
-  if (inner === 1) {
-    // each output sums a contiguous run: one running number
-    for (let o = 0; o < outer; o++) {
-      let acc = op === 'sum' ? 0 : -Infinity;
-      if (op === 'sum') for (let j = o * n; j < (o + 1) * n; j++) acc += x[j];
-      else for (let j = o * n; j < (o + 1) * n; j++) acc = Math.max(acc, x[j]);
-      out[o] = acc;
-    }
-    return;
-  }
-  const acc = new Float64Array(inner); // one running value per output of the row
-  for (let o = 0; o < outer; o++) {
-    acc.fill(op === 'sum' ? 0 : -Infinity);
-    for (let j = 0; j < n; j++) {
-      const base = (o * n + j) * inner; // row j of block o: inner contiguous numbers
-      if (op === 'sum') for (let i = 0; i < inner; i++) acc[i] += x[base + i];
-      else for (let i = 0; i < inner; i++) acc[i] = Math.max(acc[i], x[base + i]);
-    }
-    for (let i = 0; i < inner; i++) out[o * inner + i] = acc[i];
-  }
 }
 
 function offsetOf(begin: number[], strides: number[]): number {

@@ -8,6 +8,7 @@ import { emitRows } from './rows_wasm.ts';
 import { emitAttention } from './attention_wasm.ts';
 import { emitElementwise } from './elementwise_wasm.ts';
 import { emitLayerNorm } from './layernorm_wasm.ts';
+import { emitReduce } from './reduce_wasm.ts';
 
 export interface CpuModule {
   bytes: Uint8Array<ArrayBuffer>;
@@ -31,6 +32,7 @@ export function buildCpuModule(fma: boolean, shared: boolean, overrides: Partial
   emitAttention(mb, gemmFn, rows, log, attnBlock);
   emitElementwise(mb);
   emitLayerNorm(mb);
+  emitReduce(mb);
   return { bytes: mb.build(), gemm, attnBlock, exports: mb.exportNames() };
 }
 

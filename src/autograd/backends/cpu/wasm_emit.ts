@@ -161,6 +161,7 @@ export const f64 = {
   mul: bin(0xa2),
   div: bin(0xa3),
   sqrt: un(0x9f),
+  max: bin(0xa5),
   convert_i32_s: un(0xb7),
   promote_f32: un(0xbb),
 };
