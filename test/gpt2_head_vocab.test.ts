@@ -6,7 +6,8 @@
 // cross-entropy of its logits. Its model directory keeps the ids and loads back the same model;
 // generation draws real ids, unseen ones included. A --head-vocab data run keeps train.bin's
 // ids, records them in its checkpoint, resumes on them, and `npm run eval` and `npm run
-// generate` read its final/ as the model it trained.
+// generate` read its final/ as the model it trained; the overfit preset's run keeps the
+// sentence's ids and learns the sentence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,8 @@ import { useBackend } from '../src/train/cli/backend.ts';
 import { parseTrainArgs } from '../src/train/cli/commands.ts';
 import { evaluate } from '../src/train/evaluate.ts';
 import { trainOnDisk } from '../src/train/run.node.ts';
+import { OVERFIT_TEXT } from '../src/train/batches.ts';
+import { encodeOrdinary } from '../src/data/tokenizer.ts';
 import { cli, losses, tmp } from './helpers/train_runs.ts';
 
 const V = VOCAB_SIZE;
@@ -232,4 +235,26 @@ test('a --head-vocab data run keeps the ids of train.bin, resumes on them, and e
   const g = cli('src/train/cli/generate.ts', ['--model', final, '--prompt-ids', String(kept[0]), '--max-new-tokens', '20', '--seed', '1', '--json']);
   assert.equal(g.code, 0, g.stderr);
   assert.equal(JSON.parse(g.stdout).ids.length, 20);
+});
+
+test("the overfit preset with --head-vocab data keeps the sentence's ids, learns the sentence, resumes on them, and generate writes it", async () => {
+  await useBackend('cpu');
+  const sentenceIds = [...new Set(encodeOrdinary(OVERFIT_TEXT))].sort((a, b) => a - b);
+  const flags = (out: string, steps: number) => ['--preset', 'overfit', '--head-vocab', 'data', '--out', out, '--steps', String(steps), '--no-progress', '--backend', 'cpu'];
+  const lines: string[] = [];
+  const whole = tmp();
+  await trainOnDisk(parseTrainArgs(flags(whole, 60)), { log: (line) => lines.push(line) });
+  assert.match(lines.join('\n'), new RegExp(`head ${sentenceIds.length} ids of train data \\+ other`));
+  const curve = losses(whole);
+  assert.ok(Math.abs(curve[0] - Math.log(sentenceIds.length + 1)) < 0.5, `a fresh model's loss ${curve[0]} is about log(K + 1) = ${Math.log(sentenceIds.length + 1)}`);
+  assert.ok(curve[59] < 0.1, `the sentence is learnt: loss ${curve[59]} at step 59`);
+  const parted = tmp();
+  await trainOnDisk(parseTrainArgs(flags(parted, 30)), { log: () => {} });
+  assert.deepEqual(JSON.parse(readFileSync(join(parted, 'checkpoint', 'state.json'), 'utf8')).head_ids, sentenceIds, 'the checkpoint records the kept ids');
+  await trainOnDisk(parseTrainArgs([...flags(parted, 60), '--resume']), { log: () => {} });
+  assert.deepEqual(losses(parted), curve, 'resumed on the same head');
+  assert.deepEqual(loadModel(join(whole, 'final')).cfg.head_ids, sentenceIds);
+  const g = cli('src/train/cli/generate.ts', ['--model', join(whole, 'final'), '--prompt', 'Hello, I am', '--max-new-tokens', '8', '--greedy', '--json']);
+  assert.equal(g.code, 0, g.stderr);
+  assert.ok(JSON.parse(g.stdout).text.startsWith(' a large language model.'), g.stdout);
 });
