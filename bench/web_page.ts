@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { servePage } from '../src/train/web/server.node.ts';
-import { browserOrWhy, launch, trainOverfit } from '../test/helpers/chromium.ts';
+import { browserOrWhy, launch, trainOnPage } from '../test/helpers/chromium.ts';
 
 const { values } = parseArgs({ options: { backend: { type: 'string', default: 'cpu' }, steps: { type: 'string', default: '60' } } });
 const backend = values.backend!;
@@ -33,9 +33,9 @@ try {
   if ('why' in browser) throw new Error(browser.why);
   const server = await servePage({ port: 0 });
   const context = await launch(browser.playwright, join(scratch, 'profile'), { webgpu: backend === 'webgpu' });
-  let page: Awaited<ReturnType<typeof trainOverfit>>;
+  let page: Awaited<ReturnType<typeof trainOnPage>>;
   try {
-    page = await trainOverfit(context.pages()[0] ?? (await context.newPage()), server.url, backend, steps);
+    page = await trainOnPage(context.pages()[0] ?? (await context.newPage()), server.url, { preset: 'overfit', steps, backend });
   } finally {
     await context.close();
     await server.close();

@@ -100,9 +100,14 @@ export async function jobEnd(page: Page): Promise<string> {
   return page.evaluate<string>("`${document.body.dataset.state}: ${document.getElementById('status').textContent}`");
 }
 
-/** Opens `url` with `?preset=overfit&steps=N&backend=B&autostart=1` and waits for the run's end (the page is `loading`, `ready`, then `running` until then). */
-export async function trainOverfit(page: Page, url: string, backend: string, steps: number): Promise<{ end: string; run: RunReport }> {
-  await page.goto(`${url}?preset=overfit&steps=${steps}&backend=${backend}&autostart=1`);
+/**
+ * Opens `url` with the page's settings as its query (`preset=overfit&steps=N&backend=B`, and
+ * `head_vocab`) and `autostart=1`, and waits for the run's end (the page is `loading`, `ready`,
+ * then `running` until then).
+ */
+export async function trainOnPage(page: Page, url: string, settings: Record<string, string | number>): Promise<{ end: string; run: RunReport }> {
+  const query = new URLSearchParams({ ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, String(v)])), autostart: '1' });
+  await page.goto(`${url}?${query}`);
   const end = await jobEnd(page);
   return { end, run: await page.evaluate<RunReport>('window.tsgradRun') };
 }

@@ -4,13 +4,15 @@
 // writes), and generate from a prompt as the tokens come. The engine runs in the trainer worker
 // (./trainer.worker.ts); this file only shows what it says. ?check=1 is the backend check
 // (./check_page.ts).
-// Automation: `?preset=overfit|tinystories&steps=N&backend=auto|cpu|webgpu|webasm|js&autostart=1`;
+// Automation: `?preset=overfit|tinystories&steps=N&head_vocab=full|data&backend=auto|cpu|webgpu|webasm|js&autostart=1`
+// (a value the page's menus do not offer is an error);
 // document.body.dataset.state is `loading`, `ready`, then for each job `running` and `done`,
 // `stopped` or `error`; dataset.step (steps done) and dataset.loss (the last step's) follow the
 // run; window.tsgradRun (RunReport) holds the run's losses, speeds, samples and generated text.
 import { LossChart } from './loss_chart.ts';
 import { runChecks } from './check_page.ts';
-import type { FromTrainer, PagePreset, Port, RunReport, SavedRun, ToTrainer } from './protocol.ts';
+import type { FromTrainer, HeadVocabKind, PagePreset, Port, RunReport, SavedRun, ToTrainer } from './protocol.ts';
+import { TRAIN_PRESETS } from '../config.ts';
 import type { StepMetrics } from '../metrics.ts';
 
 type State = 'loading' | 'ready' | 'running' | 'done' | 'stopped' | 'error';
@@ -40,6 +42,15 @@ if (params.has('check')) {
   trainerPage();
 }
 
+/** Sets a menu from the URL's parameter `name`, when given; a value the menu does not offer is an error. */
+function fromUrl(menu: HTMLSelectElement, name: string): void {
+  const value = params.get(name);
+  if (value === null) return;
+  const offered = [...menu.options].map((o) => o.value);
+  if (!offered.includes(value)) throw new Error(`?${name}=${value}: the page offers ${offered.join(', ')}`);
+  menu.value = value;
+}
+
 function trainerPage(): void {
   const report: RunReport = { backend: '', detail: '', losses: [], stepRates: [], samples: [], doneLine: null, generated: '', tokenMessages: 0, message: '' };
   (window as unknown as { tsgradRun: RunReport }).tsgradRun = report;
@@ -47,6 +58,7 @@ function trainerPage(): void {
   const preset = $<HTMLSelectElement>('preset');
   const steps = $<HTMLInputElement>('steps');
   const backend = $<HTMLSelectElement>('backend');
+  const headVocab = $<HTMLSelectElement>('head-vocab');
   /** What the trainer last said is kept here (runs, the model Generate uses, the picked data), and what the server serves. */
   let kept: { runs: SavedRun[]; model: string | null; data: string | null } = { runs: [], model: null, data: null };
   let servedData: string | null = null;
@@ -112,21 +124,25 @@ function trainerPage(): void {
     const { model, data } = kept;
     const run = kept.runs.find((r) => r.preset === preset.value);
     const saved = run?.checkpoint ? `checkpoint at step ${run.checkpoint.step} of ${run.checkpoint.steps}${run.final ? ', final model' : ''}` : run?.final ? 'final model' : null;
-    $('saved-info').textContent = saved ? `This browser keeps the ${preset.value} run: ${saved}. Train starts over (replacing it); Resume continues it.` : `This browser keeps no ${preset.value} run yet.`;
+    const itsHead = run?.checkpoint ? ` (head ${run.checkpoint.headVocab})` : '';
+    $('saved-info').textContent = saved ? `This browser keeps the ${preset.value} run${itsHead}: ${saved}. Train starts over (replacing it); Resume continues it, on its own head.` : `This browser keeps no ${preset.value} run yet.`;
     $<HTMLButtonElement>('resume').disabled = busy || !run?.checkpoint;
     $<HTMLButtonElement>('download-checkpoint').disabled = busy || !run?.checkpoint;
     $<HTMLButtonElement>('download-final').disabled = busy || !run?.final;
     $('model-info').textContent = model ? `Generate uses ${model}.` : run?.final || run?.checkpoint ? `Generate uses the ${preset.value} run kept in this browser.` : 'No model yet: train one, or open a model folder below.';
     $('preset-info').textContent =
       preset.value === 'overfit'
-        ? "GPT-2 with 2 layers and d_model 64 (3.3M parameters) memorises 'Hello, I am a large language model.' × 500, 4 × 32 tokens a step."
+        ? "GPT-2 with 2 layers and d_model 64 memorises 'Hello, I am a large language model.' × 500, 4 × 32 tokens a step: " +
+          (headVocab.value === 'full'
+            ? "3.3M parameters, 3.2M of them the embedding and tied head's row for each of GPT-2's 50,257 ids."
+            : "0.10M parameters, the embedding and tied head keeping a row for each of the sentence's 9 ids and one that the other 50,248 share.")
         : data
           ? `Data: ${data}.`
           : (servedData ?? 'Pick train.bin (and val.bin) below, made by npm run pretokenize, or start the page with npm run web -- --data DIR.');
   }
 
   // ---- jobs ----
-  const buttons = ['train', 'resume', 'generate', 'download-checkpoint', 'download-final', 'open-files', 'open-folder', 'backend', 'preset'];
+  const buttons = ['train', 'resume', 'generate', 'download-checkpoint', 'download-final', 'open-files', 'open-folder', 'backend', 'preset', 'head-vocab'];
   function setBusy(on: boolean, job: string): void {
     busy = on;
     for (const id of buttons) $<HTMLButtonElement>(id).disabled = on;
@@ -161,7 +177,8 @@ function trainerPage(): void {
       report.samples = [];
       report.doneLine = null;
     }
-    return run({ type: 'train', preset: preset.value as PagePreset, steps: n, resume }, `${resume ? 'resuming' : 'training'} ${preset.value}…`);
+    const head = (resume && checkpoint ? checkpoint.headVocab : headVocab.value) as HeadVocabKind;
+    return run({ type: 'train', preset: preset.value as PagePreset, steps: n, resume, headVocab: head }, `${resume ? 'resuming' : 'training'} ${preset.value}…`);
   };
   $('train').onclick = () => trainRun(false);
   $('resume').onclick = () => trainRun(true);
@@ -188,10 +205,17 @@ function trainerPage(): void {
   $('download-checkpoint').onclick = () => run({ type: 'download', preset: preset.value as PagePreset, folder: 'checkpoint' }, 'packing the checkpoint…');
   $('download-final').onclick = () => run({ type: 'download', preset: preset.value as PagePreset, folder: 'final' }, 'packing the final model…');
   backend.onchange = () => run({ type: 'backend', choice: backend.value }, `starting ${backend.value}…`);
+  /** The preset's own steps and head, as `npm run train -- --preset NAME` has them. */
+  const presetDefaults = () => {
+    const { steps: n, headVocab: head } = TRAIN_PRESETS[preset.value];
+    steps.value = String(n);
+    headVocab.value = head;
+  };
   preset.onchange = () => {
-    steps.value = preset.value === 'overfit' ? '60' : '2000';
+    presetDefaults();
     showStatus();
   };
+  headVocab.onchange = showStatus;
   for (const id of ['open-files', 'open-folder']) {
     const input = $<HTMLInputElement>(id);
     input.onchange = async () => {
@@ -203,10 +227,11 @@ function trainerPage(): void {
 
   // ---- start-up: the URL's settings, the backend, what this browser keeps, data served with the page ----
   (async () => {
-    const p = params.get('preset');
-    if (p !== null) preset.value = p;
-    steps.value = params.get('steps') ?? (preset.value === 'overfit' ? '60' : '2000');
-    backend.value = params.get('backend') ?? 'auto';
+    fromUrl(preset, 'preset');
+    presetDefaults();
+    steps.value = params.get('steps') ?? steps.value;
+    fromUrl(headVocab, 'head_vocab');
+    fromUrl(backend, 'backend');
     const head = await fetch('data/train.bin', { method: 'HEAD' });
     if (head.ok) servedData = `data/train.bin served with the page (${(Number(head.headers.get('Content-Length')) / 2).toLocaleString('en')} tokens); picking files here uses those instead.`;
     for (const [msg, doing] of [[{ type: 'backend', choice: backend.value }, 'starting the backend…'], [{ type: 'status' }, 'reading what this browser keeps…']] as const) {

@@ -5,6 +5,7 @@
 // the same job (a stopped training run answers 'stopped'), in the order asked; 'stop' acts at
 // once, between two steps.
 import type { CheckValues } from './backend_check.ts';
+import type { TrainConfig } from '../config.ts';
 import type { MetricsRecord, StepMetrics } from '../metrics.ts';
 import type { PickedFile } from './opened_files.ts';
 
@@ -22,8 +23,8 @@ export type ToTrainer =
   | { type: 'backend'; choice: string }
   /** Files or a folder the person picked (./opened_files.ts sorts them). */
   | { type: 'open'; files: PickedFile[] }
-  /** A fresh run of the preset (replacing the one kept in this browser), or its continuation. */
-  | { type: 'train'; preset: PagePreset; steps: number; resume: boolean }
+  /** A fresh run of the preset with that head (replacing the one kept in this browser), or its continuation (on its own head). */
+  | { type: 'train'; preset: PagePreset; steps: number; resume: boolean; headVocab: HeadVocabKind }
   | { type: 'stop' }
   /** Continues the prompt with the model Generate uses (the last trained or opened). */
   | { type: 'generate'; preset: PagePreset; prompt: string; maxNewTokens: number; temperature: number; topK: number }
@@ -38,11 +39,14 @@ export type CheckResult =
   | { type: 'unavailable'; backend: string; reason: string }
   | { type: 'failed'; backend: string; error: string };
 
+/** A fresh model's head: a row per GPT-2 id, or the data's ids + other (--head-vocab). */
+export type HeadVocabKind = TrainConfig['headVocab'];
+
 /** A preset's run as this browser keeps it. */
 export interface SavedRun {
   preset: PagePreset;
-  /** The checkpoint's step and the steps its run was set to, or null without a checkpoint. */
-  checkpoint: { step: number; steps: number } | null;
+  /** The checkpoint's step, the steps its run was set to and its head, or null without a checkpoint. */
+  checkpoint: { step: number; steps: number; headVocab: HeadVocabKind } | null;
   final: boolean;
 }
 

@@ -15,7 +15,7 @@ import { modelFromFiles, type Files } from '../../gpt2/hf_files.ts';
 import type { GPT2Model } from '../../gpt2/model.ts';
 import { pageBatches, type PageData } from '../batches.web.ts';
 import { checkpointFromFiles } from '../checkpoint_files.ts';
-import { TRAIN_PRESETS, type TrainConfig } from '../config.ts';
+import { recordedSetting, TRAIN_PRESETS, type TrainConfig } from '../config.ts';
 import type { StopRequests, TrainProgress } from '../io.ts';
 import { train, TrainingStopped } from '../loop.ts';
 import { recordsBefore } from '../metrics.ts';
@@ -23,7 +23,7 @@ import { IndexedDBRunStore } from '../run_store.web.ts';
 import { backendCheck } from './backend_check.ts';
 import { chooseBackend, describe, useBackend } from './backend_choice.ts';
 import { sortFiles, zipFolder, type Folder } from './opened_files.ts';
-import { PAGE_PRESETS, type CheckResult, type FromTrainer, type Job, type PagePreset, type Port, type SavedRun, type ToTrainer } from './protocol.ts';
+import { PAGE_PRESETS, type CheckResult, type FromTrainer, type HeadVocabKind, type Job, type PagePreset, type Port, type SavedRun, type ToTrainer } from './protocol.ts';
 
 const port = self as unknown as Port<ToTrainer, FromTrainer>;
 const post = (m: FromTrainer, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
@@ -38,13 +38,14 @@ const PAGE_SETTINGS: Record<PagePreset, Partial<TrainConfig>> = {
   tinystories: {},
 };
 
-function pageConfig(preset: PagePreset, steps: number, resume: boolean, store: IndexedDBRunStore, data: PageData | null): TrainConfig {
+function pageConfig(preset: PagePreset, steps: number, resume: boolean, headVocab: HeadVocabKind, store: IndexedDBRunStore, data: PageData | null): TrainConfig {
   const base = TRAIN_PRESETS[preset];
   return {
     ...base,
     ...PAGE_SETTINGS[preset],
     steps,
     resume,
+    headVocab,
     overwrite: !resume, // Train starts over; the page keeps one run per preset
     backend: getBackend().name,
     out: store.name,
@@ -88,7 +89,7 @@ async function savedRuns(): Promise<SavedRun[]> {
     PAGE_PRESETS.map(async (preset) => {
       const store = new IndexedDBRunStore(preset);
       const saved = await store.latestCheckpoint();
-      const checkpoint = saved === null ? null : { step: saved.state.step, steps: saved.state.config.steps };
+      const checkpoint = saved === null ? null : { step: saved.state.step, steps: saved.state.config.steps, headVocab: recordedSetting(saved.state.config, 'headVocab') as HeadVocabKind };
       return { preset, checkpoint, final: (await store.outputs()).includes('final') };
     }),
   );
@@ -173,10 +174,10 @@ async function open(files: Parameters<typeof sortFiles>[0]): Promise<string> {
   return said.join('; ');
 }
 
-async function trainJob(preset: PagePreset, steps: number, resume: boolean): Promise<string> {
+async function trainJob({ preset, steps, resume, headVocab }: Extract<ToTrainer, { type: 'train' }>): Promise<string> {
   const store = new IndexedDBRunStore(preset);
   const data = TRAIN_PRESETS[preset].data === null ? null : (picked ?? (await servedData()));
-  const cfg = pageConfig(preset, steps, resume, store, data);
+  const cfg = pageConfig(preset, steps, resume, headVocab, store, data);
   const kept = resume ? await store.records() : [];
   let reason: string | null = null;
   const stop: StopRequests = { get reason() { return reason; }, onFirst: null, lastWords: () => '' }; // prettier-ignore
@@ -262,7 +263,7 @@ async function answer(msg: ToTrainer): Promise<void> {
     let message = '';
     if (msg.type === 'backend') message = await chooseBackendJob(msg.choice);
     else if (msg.type === 'open') message = await open(msg.files);
-    else if (msg.type === 'train') message = await trainJob(msg.preset, msg.steps, msg.resume);
+    else if (msg.type === 'train') message = await trainJob(msg);
     else if (msg.type === 'generate') message = await generateJob(msg);
     else if (msg.type === 'download') message = await download(msg.preset, msg.folder);
     else if (msg.type === 'status') message = await status();
