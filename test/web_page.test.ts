@@ -20,10 +20,12 @@
 // TSGRAD_REQUIRE_BACKENDS (.ci/run) it fails instead. No timed assertions.
 import { before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { zipSync } from 'fflate';
+import { pretokenizeAndSave } from '../src/data/pretokenize.ts';
+import { localSource, sharedTinyStoriesPath } from '../src/data/sources.ts';
 import { useBackend } from '../src/train/cli/backend.ts';
 import { parseTrainArgs } from '../src/train/cli/commands.ts';
 import { trainOnDisk } from '../src/train/run.node.ts';
@@ -62,9 +64,9 @@ let browser: Browser;
 const node = {} as Record<Head, { out: string; losses: number[] }>;
 
 
-/** A served page in a fresh headless chromium; its errors must stay empty. */
-async function withPage(name: string, webgpu: boolean, use: (page: Page, url: string) => Promise<void>, pw: Playwright): Promise<void> {
-  const server = await servePage({ port: 0 });
+/** A served page (with `npm run web -- --data DIR`'s data, given DIR) in a fresh headless chromium; its errors must stay empty. */
+async function withPage(name: string, webgpu: boolean, use: (page: Page, url: string) => Promise<void>, pw: Playwright, data?: string): Promise<void> {
+  const server = await servePage({ port: 0, data });
   const profile = join(scratch, 'profiles', name);
   mkdirSync(profile, { recursive: true });
   const context = await launch(pw, profile, { webgpu });
@@ -79,16 +81,14 @@ async function withPage(name: string, webgpu: boolean, use: (page: Page, url: st
   }
 }
 
-/** Checks the page's losses against those of Node's run on the backend's head, within the backend's tolerance (the first word of `what`). */
-function closeTo(what: string, losses: number[], t: TestContext): void {
+/** Checks the page's losses against Node's first ones (by default those of its run on the backend's head), within the backend's tolerance (the first word of `what`). */
+function closeTo(what: string, losses: number[], t: TestContext, expected = node[HEAD[what.split(/\W/)[0]]].losses): void {
   const backend = what.split(/\W/)[0];
-  const head = HEAD[backend];
-  const expected = node[head].losses;
   const errors = losses.map((l, i) => Math.abs(l - expected[i]) / Math.abs(expected[i]));
   const worst = Math.max(...errors);
   const i = errors.indexOf(worst);
   const tolerance = TOLERANCE[backend];
-  t.diagnostic(`${what} (head ${head}): worst relative difference from Node's cpu losses ${worst.toExponential(1)} at step ${i} of ${losses.length}`);
+  t.diagnostic(`${what}: worst relative difference from Node's cpu losses ${worst.toExponential(1)} at step ${i} of ${losses.length}`);
   assert.ok(worst <= tolerance, `${what}: loss of step ${i} is ${losses[i]}, Node's ${expected[i]} (tolerance ${tolerance})`);
 }
 
@@ -100,7 +100,7 @@ async function trainsLikeNode(t: TestContext, page: Page, url: string, backend: 
   assert.equal(await page.evaluate('document.body.dataset.step'), String(STEPS));
   assert.equal(Number(await page.evaluate('document.body.dataset.loss')), run.losses[STEPS - 1]);
   assert.equal(run.losses.length, STEPS);
-  closeTo(backend, run.losses, t);
+  closeTo(`${backend}, head ${HEAD[backend]}`, run.losses, t);
   t.diagnostic(`${backend} (${run.detail}): ${run.doneLine}`);
   assert.deepEqual(run.samples.map((s) => s.step), [20, 40, 60], 'a sample after every 20 steps');
   assert.ok(run.samples[2].text.startsWith(SENTENCE), `the last sample shows the sentence memorised: ${JSON.stringify(run.samples[2].text)}`);
@@ -179,7 +179,8 @@ describe('the training page in Chromium', () => {
       await page.selectOption('#head-vocab', 'data');
       await page.evaluate("document.body.dataset.state = 'asked'");
       await page.click('#resume');
-      await page.waitForFunction(`Number(document.body.dataset.step) >= ${STEPS + 3}`);
+      await page.waitForFunction(`Number(document.body.dataset.step) >= ${STEPS + 3} || document.body.dataset.state !== 'running'`);
+      assert.equal(await page.evaluate('document.body.dataset.state'), 'running', `Resume ended in ${await page.textContent('#status')}`);
       await page.click('#stop');
       const stopped = await jobEnd(page);
       const at = Number(/^stopped: stopped at step (\d+); its checkpoint is kept in this browser: Resume continues it$/.exec(stopped)?.[1]);
@@ -190,7 +191,7 @@ describe('the training page in Chromium', () => {
       assert.match(await jobEnd(page), /^done: done: 80 steps, /);
       const resumed = await page.evaluate<RunReport>('window.tsgradRun');
       assert.equal(resumed.losses.length, NODE_STEPS);
-      closeTo('cpu, stopped and resumed', resumed.losses, t);
+      closeTo('cpu, head full, stopped and resumed', resumed.losses, t);
 
       // Node's final/ (Hugging Face layout) through the folder input
       const end = await open(page, '#open-folder', join(node.full.out, 'final'));
@@ -201,6 +202,35 @@ describe('the training page in Chromium', () => {
       await page.goto(`${url}?preset=overfit&head_vocab=half&autostart=1`);
       assert.equal(await jobEnd(page), 'error: ?head_vocab=half: the page offers full, data');
     }, pw);
+  });
+
+  test('tinystories from npm run web -- --data DIR, cpu, a small model: 4 steps give Node\'s losses, validation loss and sample', async (t) => {
+    const pw = playwrightOrSkip(browser, t);
+    if (!pw) return;
+    const [train, valid] = [sharedTinyStoriesPath('train.txt'), sharedTinyStoriesPath('valid.txt')];
+    if (!existsSync(train) || !existsSync(valid)) return t.skip(`no shared TinyStories sample at ${train}`);
+    // DIR as `npm run pretokenize` writes it: the first 60 stories of train.txt, 10 of valid.txt
+    const data = tmp();
+    await pretokenizeAndSave(await localSource(train), join(data, 'train.bin'), { maxExamples: 60 });
+    await pretokenizeAndSave(await localSource(valid), join(data, 'val.bin'), { maxExamples: 10 });
+    const shape = { n_layer: 2, d_model: 64, n_heads: 4 };
+    const steps = 4;
+    const lines: string[] = [];
+    const out = join(tmp(), 'tinystories');
+    const flags = Object.entries(shape).flatMap(([k, v]) => [`--${k.replace('_', '-')}`, String(v)]);
+    await trainOnDisk(parseTrainArgs(['--preset', 'tinystories', '--data', data, ...flags, '--out', out, '--backend', 'cpu', '--no-progress', '--steps', String(steps)]), { log: (line) => lines.push(line) });
+    const said = (prefix: RegExp) => lines.find((l) => prefix.test(l))!;
+    const start = said(/^training tinystories: /);
+    assert.match(start, /: 0\.20M parameters, 2 layers, d_model 64, head \d+ ids of train data \+ other, backend cpu, /);
+    await withPage('tinystories', false, async (page, url) => {
+      const { end, run } = await trainOnPage(page, url, { preset: 'tinystories', steps, backend: 'cpu', ...shape });
+      assert.match(end, new RegExp(`^done: done: ${steps} steps, `), `the page ended in ${end}`);
+      closeTo('cpu, tinystories', run.losses, t, losses(out));
+      assert.equal(run.losses.length, steps);
+      const log = (await page.textContent('#log'))!;
+      for (const line of [start, said(/^step 4: val loss \d/)]) assert.ok(log.includes(line), `the page's log has Node's ${JSON.stringify(line)}: ${log}`);
+      assert.deepEqual(run.samples, [{ step: steps, text: JSON.parse(said(/^sample: /).slice('sample: '.length)) }]);
+    }, pw, data);
   });
 
   test("js (the reference kernels), compact head: 60 steps give Node's losses, Generate streams the sentence", async (t) => {

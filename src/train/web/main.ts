@@ -4,15 +4,16 @@
 // writes), and generate from a prompt as the tokens come. The engine runs in the trainer worker
 // (./trainer.worker.ts); this file only shows what it says. ?check=1 is the backend check
 // (./check_page.ts).
-// Automation: `?preset=overfit|tinystories&steps=N&head_vocab=full|data&backend=auto|cpu|webgpu|webasm|js&autostart=1`
-// (a value the page's menus do not offer is an error);
+// Automation: `?preset=overfit|tinystories&steps=N&head_vocab=full|data&backend=auto|cpu|webgpu|webasm|js&autostart=1`,
+// and n_layer, d_model, n_heads (a fresh model's shape, as npm run train's --n-layer, --d-model,
+// --n-heads; a value the page does not take is an error);
 // document.body.dataset.state is `loading`, `ready`, then for each job `running` and `done`,
 // `stopped` or `error`; dataset.step (steps done) and dataset.loss (the last step's) follow the
 // run; window.tsgradRun (RunReport) holds the run's losses, speeds, samples and generated text.
 import { LossChart } from './loss_chart.ts';
 import { runChecks } from './check_page.ts';
-import type { FromTrainer, HeadVocabKind, PagePreset, Port, RunReport, SavedRun, ToTrainer } from './protocol.ts';
-import { TRAIN_PRESETS } from '../config.ts';
+import type { FreshModel, FromTrainer, PagePreset, Port, RunReport, SavedRun, ToTrainer } from './protocol.ts';
+import { freshModelConfig, TRAIN_PRESETS } from '../config.ts';
 import type { StepMetrics } from '../metrics.ts';
 
 type State = 'loading' | 'ready' | 'running' | 'done' | 'stopped' | 'error';
@@ -51,6 +52,16 @@ function fromUrl(menu: HTMLSelectElement, name: string): void {
   menu.value = value;
 }
 
+/** A fresh model's shape from the URL's n_layer, d_model and n_heads, where given (null: the preset's). */
+function shapeFromUrl(): Pick<FreshModel, 'nLayer' | 'dModel' | 'nHeads'> {
+  const whole = (name: string) => {
+    const value = params.get(name);
+    if (value !== null && !/^[1-9]\d*$/.test(value)) throw new Error(`?${name}=${value}: a whole number ≥ 1`);
+    return value === null ? null : Number(value);
+  };
+  return { nLayer: whole('n_layer'), dModel: whole('d_model'), nHeads: whole('n_heads') };
+}
+
 function trainerPage(): void {
   const report: RunReport = { backend: '', detail: '', losses: [], stepRates: [], samples: [], doneLine: null, generated: '', tokenMessages: 0, message: '' };
   (window as unknown as { tsgradRun: RunReport }).tsgradRun = report;
@@ -65,6 +76,9 @@ function trainerPage(): void {
   let busy = false;
   let total = 0; // the run's steps
   let rates: number[] = [];
+  let shape: Pick<FreshModel, 'nLayer' | 'dModel' | 'nHeads'> = { nLayer: null, dModel: null, nHeads: null };
+  /** The model a fresh run of the preset builds: the URL's shape, the head menu's head. */
+  const fresh = (): FreshModel => ({ ...shape, headVocab: headVocab.value as FreshModel['headVocab'] });
 
   // ---- what the trainer says ----
   const pending: ((a: Answer) => void)[] = [];
@@ -125,20 +139,20 @@ function trainerPage(): void {
     const run = kept.runs.find((r) => r.preset === preset.value);
     const saved = run?.checkpoint ? `checkpoint at step ${run.checkpoint.step} of ${run.checkpoint.steps}${run.final ? ', final model' : ''}` : run?.final ? 'final model' : null;
     const itsHead = run?.checkpoint ? ` (head ${run.checkpoint.headVocab})` : '';
-    $('saved-info').textContent = saved ? `This browser keeps the ${preset.value} run${itsHead}: ${saved}. Train starts over (replacing it); Resume continues it, on its own head.` : `This browser keeps no ${preset.value} run yet.`;
+    $('saved-info').textContent = saved ? `This browser keeps the ${preset.value} run${itsHead}: ${saved}. Train starts over (replacing it); Resume continues it, on its own model.` : `This browser keeps no ${preset.value} run yet.`;
     $<HTMLButtonElement>('resume').disabled = busy || !run?.checkpoint;
     $<HTMLButtonElement>('download-checkpoint').disabled = busy || !run?.checkpoint;
     $<HTMLButtonElement>('download-final').disabled = busy || !run?.final;
     $('model-info').textContent = model ? `Generate uses ${model}.` : run?.final || run?.checkpoint ? `Generate uses the ${preset.value} run kept in this browser.` : 'No model yet: train one, or open a model folder below.';
+    const { n_layers, d_model } = freshModelConfig({ ...TRAIN_PRESETS[preset.value], ...fresh() });
+    const head = headVocab.value === 'full' ? "a head row for each of GPT-2's 50,257 ids" : `a head row for each id of the ${preset.value === 'overfit' ? 'sentence' : 'data'} and one that the others share`;
     $('preset-info').textContent =
-      preset.value === 'overfit'
-        ? "GPT-2 with 2 layers and d_model 64 memorises 'Hello, I am a large language model.' × 500, 4 × 32 tokens a step: " +
-          (headVocab.value === 'full'
-            ? "3.3M parameters, 3.2M of them the embedding and tied head's row for each of GPT-2's 50,257 ids."
-            : "0.10M parameters, the embedding and tied head keeping a row for each of the sentence's 9 ids and one that the other 50,248 share.")
+      `A fresh run: GPT-2 with ${n_layers} layers, d_model ${d_model} and ${head}. ` +
+      (preset.value === 'overfit'
+        ? "It memorises 'Hello, I am a large language model.' × 500, 4 × 32 tokens a step."
         : data
           ? `Data: ${data}.`
-          : (servedData ?? 'Pick train.bin (and val.bin) below, made by npm run pretokenize, or start the page with npm run web -- --data DIR.');
+          : (servedData ?? 'Pick train.bin (and val.bin) below, made by npm run pretokenize, or start the page with npm run web -- --data DIR.'));
   }
 
   // ---- jobs ----
@@ -177,8 +191,7 @@ function trainerPage(): void {
       report.samples = [];
       report.doneLine = null;
     }
-    const head = (resume && checkpoint ? checkpoint.headVocab : headVocab.value) as HeadVocabKind;
-    return run({ type: 'train', preset: preset.value as PagePreset, steps: n, resume, headVocab: head }, `${resume ? 'resuming' : 'training'} ${preset.value}…`);
+    return run({ type: 'train', preset: preset.value as PagePreset, steps: n, resume, fresh: fresh() }, `${resume ? 'resuming' : 'training'} ${preset.value}…`);
   };
   $('train').onclick = () => trainRun(false);
   $('resume').onclick = () => trainRun(true);
@@ -232,6 +245,8 @@ function trainerPage(): void {
     steps.value = params.get('steps') ?? steps.value;
     fromUrl(headVocab, 'head_vocab');
     fromUrl(backend, 'backend');
+    shape = shapeFromUrl();
+    freshModelConfig({ ...TRAIN_PRESETS[preset.value], ...fresh() }); // d_model a multiple of n_heads
     const head = await fetch('data/train.bin', { method: 'HEAD' });
     if (head.ok) servedData = `data/train.bin served with the page (${(Number(head.headers.get('Content-Length')) / 2).toLocaleString('en')} tokens); picking files here uses those instead.`;
     for (const [msg, doing] of [[{ type: 'backend', choice: backend.value }, 'starting the backend…'], [{ type: 'status' }, 'reading what this browser keeps…']] as const) {

@@ -23,8 +23,8 @@ export type ToTrainer =
   | { type: 'backend'; choice: string }
   /** Files or a folder the person picked (./opened_files.ts sorts them). */
   | { type: 'open'; files: PickedFile[] }
-  /** A fresh run of the preset with that head (replacing the one kept in this browser), or its continuation (on its own head). */
-  | { type: 'train'; preset: PagePreset; steps: number; resume: boolean; headVocab: HeadVocabKind }
+  /** A fresh run of the preset with that model (replacing the one kept in this browser), or its continuation (on its own model). */
+  | { type: 'train'; preset: PagePreset; steps: number; resume: boolean; fresh: FreshModel }
   | { type: 'stop' }
   /** Continues the prompt with the model Generate uses (the last trained or opened). */
   | { type: 'generate'; preset: PagePreset; prompt: string; maxNewTokens: number; temperature: number; topK: number }
@@ -39,14 +39,18 @@ export type CheckResult =
   | { type: 'unavailable'; backend: string; reason: string }
   | { type: 'failed'; backend: string; error: string };
 
-/** A fresh model's head: a row per GPT-2 id, or the data's ids + other (--head-vocab). */
-export type HeadVocabKind = TrainConfig['headVocab'];
+/**
+ * What the page chooses of a fresh run's model, as `npm run train`'s --head-vocab, --n-layer,
+ * --d-model and --n-heads do (null: the preset's); a resumed run keeps its checkpoint's.
+ */
+export const FRESH_MODEL_KEYS = ['headVocab', 'nLayer', 'dModel', 'nHeads'] as const;
+export type FreshModel = Pick<TrainConfig, (typeof FRESH_MODEL_KEYS)[number]>;
 
 /** A preset's run as this browser keeps it. */
 export interface SavedRun {
   preset: PagePreset;
-  /** The checkpoint's step, the steps its run was set to and its head, or null without a checkpoint. */
-  checkpoint: { step: number; steps: number; headVocab: HeadVocabKind } | null;
+  /** The checkpoint's step, the steps its run was set to and its head (full or data), or null without a checkpoint. */
+  checkpoint: { step: number; steps: number; headVocab: FreshModel['headVocab'] } | null;
   final: boolean;
 }
 

@@ -23,7 +23,7 @@ import { IndexedDBRunStore } from '../run_store.web.ts';
 import { backendCheck } from './backend_check.ts';
 import { chooseBackend, describe, useBackend } from './backend_choice.ts';
 import { sortFiles, zipFolder, type Folder } from './opened_files.ts';
-import { PAGE_PRESETS, type CheckResult, type FromTrainer, type HeadVocabKind, type Job, type PagePreset, type Port, type SavedRun, type ToTrainer } from './protocol.ts';
+import { FRESH_MODEL_KEYS, PAGE_PRESETS, type CheckResult, type FreshModel, type FromTrainer, type Job, type PagePreset, type Port, type SavedRun, type ToTrainer } from './protocol.ts';
 
 const port = self as unknown as Port<ToTrainer, FromTrainer>;
 const post = (m: FromTrainer, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
@@ -38,14 +38,14 @@ const PAGE_SETTINGS: Record<PagePreset, Partial<TrainConfig>> = {
   tinystories: {},
 };
 
-function pageConfig(preset: PagePreset, steps: number, resume: boolean, headVocab: HeadVocabKind, store: IndexedDBRunStore, data: PageData | null): TrainConfig {
+function pageConfig(preset: PagePreset, steps: number, resume: boolean, model: FreshModel, store: IndexedDBRunStore, data: PageData | null): TrainConfig {
   const base = TRAIN_PRESETS[preset];
   return {
     ...base,
     ...PAGE_SETTINGS[preset],
+    ...model,
     steps,
     resume,
-    headVocab,
     overwrite: !resume, // Train starts over; the page keeps one run per preset
     backend: getBackend().name,
     out: store.name,
@@ -89,7 +89,7 @@ async function savedRuns(): Promise<SavedRun[]> {
     PAGE_PRESETS.map(async (preset) => {
       const store = new IndexedDBRunStore(preset);
       const saved = await store.latestCheckpoint();
-      const checkpoint = saved === null ? null : { step: saved.state.step, steps: saved.state.config.steps, headVocab: recordedSetting(saved.state.config, 'headVocab') as HeadVocabKind };
+      const checkpoint = saved === null ? null : { step: saved.state.step, steps: saved.state.config.steps, headVocab: recordedSetting(saved.state.config, 'headVocab') as FreshModel['headVocab'] };
       return { preset, checkpoint, final: (await store.outputs()).includes('final') };
     }),
   );
@@ -174,10 +174,13 @@ async function open(files: Parameters<typeof sortFiles>[0]): Promise<string> {
   return said.join('; ');
 }
 
-async function trainJob({ preset, steps, resume, headVocab }: Extract<ToTrainer, { type: 'train' }>): Promise<string> {
+async function trainJob({ preset, steps, resume, fresh }: Extract<ToTrainer, { type: 'train' }>): Promise<string> {
   const store = new IndexedDBRunStore(preset);
   const data = TRAIN_PRESETS[preset].data === null ? null : (picked ?? (await servedData()));
-  const cfg = pageConfig(preset, steps, resume, headVocab, store, data);
+  // a resumed run keeps its own model (the page's settings choose a fresh run's)
+  const saved = resume ? await store.latestCheckpoint() : null;
+  const model = saved === null ? fresh : (Object.fromEntries(FRESH_MODEL_KEYS.map((k) => [k, recordedSetting(saved.state.config, k)])) as FreshModel);
+  const cfg = pageConfig(preset, steps, resume, model, store, data);
   const kept = resume ? await store.records() : [];
   let reason: string | null = null;
   const stop: StopRequests = { get reason() { return reason; }, onFirst: null, lastWords: () => '' }; // prettier-ignore
