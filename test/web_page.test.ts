@@ -10,6 +10,10 @@
 //     Generate streams it.
 //   - On cpu, Resume to step 80, Stop on the way and Resume again give Node's losses to step 80
 //     (on the run's own head, whatever the head menu says).
+//   - `npm run web -- --data DIR` (60 TinyStories stories pretokenized; skipped, saying why,
+//     without the shared sample) and `?preset=tinystories&n_layer=2&d_model=64&n_heads=4`: 4
+//     steps on cpu give the losses, validation loss and sample of `npm run train -- --preset
+//     tinystories --data DIR` with the same shape.
 //   - A final/ folder trained in Node, opened with the folder input, generates the sentence.
 //   - Bad input (a .bin that is not uint16 ids, a corrupt checkpoint, a folder with no model, a
 //     URL setting the page does not offer) is a one-line error on the page, and the run kept in
@@ -40,7 +44,7 @@ const NODE_STEPS = 80;
 type Head = 'full' | 'data';
 /**
  * Each backend's head: the full head's 50,257 rows cost ~11 s a step in the js reference's
- * loops and ~20 s on SwiftShader here, the compact head ~0.2 s and ~1.3 s, so js and webgpu
+ * loops and ~20 s on SwiftShader here, the compact head ~0.2 s and ~1.5 s, so js and webgpu
  * train all 60 steps on the compact head within CI's time.
  */
 const HEAD: Record<string, Head> = { cpu: 'full', js: 'data', webgpu: 'data' };
