@@ -43,6 +43,28 @@ test('generate runs without dropout and restores the training mode; onToken stre
   model.train();
 });
 
+test('sampleNext top-k (threshold from a numeric sort) draws what sorting every id by its logit draws, ties included', () => {
+  // the definition: every id sorted by logit (ties: lower id first), the first k and any tied with the k-th
+  const byDefinition = (logits: Float32Array, k: number, temperature: number, u: number): number => {
+    const ids = Array.from(logits, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
+    const kept = ids.filter((i) => logits[i] >= logits[ids[k - 1]]);
+    const p = kept.map((i) => Math.exp((logits[i] - logits[ids[0]]) / temperature));
+    const total = p.reduce((a, b) => a + b, 0);
+    let cum = 0;
+    for (let j = 0; j < kept.length; j++) if (u * total < (cum += p[j])) return kept[j];
+    return kept[kept.length - 1];
+  };
+  const r = new Rng(5);
+  for (let trial = 0; trial < 200; trial++) {
+    const V = 1 + r.int(300);
+    const logits = Float32Array.from({ length: V }, () => Math.round(r.normal() * 4) / 2); // many ties
+    const k = 1 + r.int(V + 2);
+    const seed = r.int(1e9);
+    const want = byDefinition(logits, Math.min(k, V), 0.8, new Rng(seed).uniform());
+    assert.equal(sampleNext(logits, { topK: k, temperature: 0.8 }, new Rng(seed)), want, `V ${V}, k ${k}`);
+  }
+});
+
 test('sampleNext: temperature 0 and top-k 1 are argmax; top-k keeps ties; top-p keeps the nucleus', () => {
   const rng = new Rng(1);
   const logits = Float32Array.of(0.5, 2, -1, 2, 1.5);

@@ -53,15 +53,16 @@ export function sampleNext(logits: ArrayLike<number>, opts: SamplingOptions, rng
   if (temperature === 0) return argmax(logits); // Seed bug: the seed divided by it (inf/NaN logits)
   const V = logits.length;
   // Seed bug: the seed's top_k used an undefined `k` (NameError); it meant top_k.
-  // Candidates, most likely first; without top-k or top-p all of them, unsorted.
+  // Candidates, most likely first (ties: the lower id first); without top-k or top-p all of
+  // them, unsorted. Top-k keeps every id at or above the k-th largest logit, so ids tied with
+  // the k-th all stay (the seed masked only `< threshold`); a numeric sort of a copy of the
+  // logits finds that threshold, far cheaper than sorting all V ids by their logits.
   let candidates = Int32Array.from({ length: V }, (_, i) => i);
-  if (topK !== null || topP !== null) candidates.sort((a, b) => logits[b] - logits[a]);
   if (topK !== null && topK < V) {
-    const threshold = logits[candidates[topK - 1]];
-    let keep = topK;
-    while (keep < V && logits[candidates[keep]] === threshold) keep++; // the seed masked only `< threshold`
-    candidates = candidates.subarray(0, keep);
+    const threshold = Float64Array.from(logits).sort()[V - topK];
+    candidates = candidates.filter((i) => logits[i] >= threshold);
   }
+  if (topK !== null || topP !== null) candidates.sort((a, b) => logits[b] - logits[a] || a - b);
   // softmax of logits/temperature over the candidates
   const max = logits[argmax(logits)];
   const probs = Float64Array.from(candidates, (i) => Math.exp((logits[i] - max) / temperature));
