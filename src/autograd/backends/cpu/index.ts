@@ -1,8 +1,8 @@
-// The fast CPU backend ('cpu'): the hot kernels as WebAssembly SIMD generated at run time
-// (see wasm_emit.ts), spread over worker threads that share one wasm memory; the layout
-// kernels as plain JavaScript over contiguous runs (layout.ts); the rest (embedding,
-// maskedFill, unary ops other than GELU) are the reference kernels (../../reference). All write into
-// arrays from this backend's memory pool (../memory.ts), which the training loop enters with
+// The fast CPU backend ('cpu'): the kernels as WebAssembly generated at run time (see
+// wasm_emit.ts), spread over worker threads that share one wasm memory; the layout kernels as
+// plain JavaScript over contiguous runs (layout.ts); the rest (embedding, maskedFill, unary ops
+// other than GELU) are the reference kernels (../../reference). All write into arrays from
+// this backend's memory pool (../memory.ts), which the training loop enters with
 // reuseMemory.
 // Promise: float32 results within the tolerances of test/cpu_backend.test.ts of the
 // reference; float64 inputs run the reference kernels. adamw updates the parameter and its
