@@ -336,7 +336,7 @@ test('permute, slice, pad and reduce equal the reference bit for bit on small ra
   assert.deepEqual(cpu.reduce(bias), ref.reduce(bias));
 });
 
-test('binary add/sub/mul in wasm equal the reference bit for bit: same shape, a bias row, a scalar, over the size threshold', () => {
+test('binary add/sub/mul in wasm equal the reference bit for bit: same shape (b another array or a itself), a bias row, a scalar, over the size threshold', () => {
   // numbers of every magnitude, so any rounding difference would show
   const wide = (n: number, seed: number) => {
     const r = new Rng(seed);
@@ -345,16 +345,16 @@ test('binary add/sub/mul in wasm equal the reference bit for bit: same shape, a 
   const cases = fc.record({
     rows: fc.constantFrom(1, 3, 64, 1000),
     cols: fc.constantFrom(1, 3, 4, 5, 192, 576, 4099),
-    kind: fc.constantFrom('same', 'rows', 'scalar'),
+    kind: fc.constantFrom('same', 'self', 'rows', 'scalar'),
     op: fc.constantFrom('add', 'sub', 'mul' as const),
     seed: fc.nat(),
   });
   fc.assert(
     fc.property(cases, ({ rows, cols, kind, op, seed }) => {
       const outShape: number[] = [rows, cols];
-      const bShape = kind === 'same' ? outShape : kind === 'rows' ? [cols] : [];
+      const bShape = kind === 'same' || kind === 'self' ? outShape : kind === 'rows' ? [cols] : [];
       const a = wide(rows * cols, seed);
-      const b = wide(bShape.reduce((p, d) => p * d, 1), seed + 1);
+      const b = kind === 'self' ? a : wide(bShape.reduce((p, d) => p * d, 1), seed + 1); // self: x·x, the grad norm's square
       const args = { op, a, aShape: outShape, b, bShape, outShape };
       assert.deepEqual(cpu.binary(args), ref.binary(args), JSON.stringify({ rows, cols, kind, op }));
     }),

@@ -3,11 +3,10 @@
 // tested against it, and it is where float64 gradient checks run. Each kernel writes into
 // output arrays made here: new ones (`new Float32Array(n)`) for the reference backend, so a
 // tensor's numbers are its own for as long as it lives.
-import type { Backend, BackendKernels, HostArray } from '../backend.ts';
-import { dtypeOf } from '../backend.ts';
+import type { Backend, BackendKernels } from '../backend.ts';
 import { numel } from '../shape.ts';
 import { completeBackend } from '../composed.ts';
-import { host, newArray, onHost, type Alloc } from './host.ts';
+import { allocLike, host, newArray, onHost, type Alloc } from './host.ts';
 import * as ew from './elementwise.ts';
 import * as lay from './layout.ts';
 import { reduce } from './reduce.ts';
@@ -33,8 +32,7 @@ export const hostKernel = <A extends object, O>(kernel: (out: O, a: A) => void, 
  * kernels it has faster versions of. linearCrossEntropy is left to completeBackend.
  */
 export function hostKernels(name: string, alloc: Alloc): BackendKernels {
-  /** n numbers of x's precision. */
-  const like = (x: HostArray, n: number): HostArray => alloc(dtypeOf(x), n);
+  const like = allocLike(alloc);
   return {
     name,
     asyncOnly: false,

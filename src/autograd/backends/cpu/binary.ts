@@ -2,6 +2,7 @@
 // of float32 arrays where b has out's shape, is one row repeated down a (a bias [C] added to
 // [rows, C]), or is a scalar, and a has out's shape. Every other case is the reference's.
 import type { BinaryArgs } from '../../backend.ts';
+import { sameShape } from '../../shape.ts';
 import { BINARY_OPS, type FastBinaryOp } from './elementwise_wasm.ts';
 
 /** How a fast binary op's b lines up with a: the whole array, one row of `cols` repeated, or one number. */
@@ -9,16 +10,12 @@ export type BinaryLayout = { op: FastBinaryOp; a: Float32Array; b: Float32Array;
 
 export function binaryLayout({ op, a, aShape, b, bShape, outShape }: BinaryArgs): BinaryLayout | null {
   if (!(BINARY_OPS as readonly string[]).includes(op)) return null;
-  if (!(a instanceof Float32Array && b instanceof Float32Array) || !sameDims(aShape, outShape) || b.length === 0) return null;
+  if (!(a instanceof Float32Array && b instanceof Float32Array) || !sameShape(aShape, outShape) || b.length === 0) return null;
   const fast = { op: op as FastBinaryOp, a, b, n: a.length };
-  if (sameDims(bShape, outShape)) return { ...fast, kind: 'same' };
+  if (sameShape(bShape, outShape)) return { ...fast, kind: 'same' };
   // b's shape (without leading 1s) must be a suffix of out's shape: b repeats every b.length
   const bs = bShape.slice();
   while (bs.length && bs[0] === 1) bs.shift();
-  if (bs.length > outShape.length || !sameDims(bs, outShape.slice(outShape.length - bs.length))) return null;
+  if (bs.length > outShape.length || !sameShape(bs, outShape.slice(outShape.length - bs.length))) return null;
   return b.length === 1 ? { ...fast, kind: 'scalar' } : { ...fast, kind: 'rows', cols: b.length };
-}
-
-function sameDims(a: number[], b: number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

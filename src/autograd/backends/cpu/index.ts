@@ -13,10 +13,11 @@
 // a ThreadHost (threads.node.ts, threads.web.ts); where it cannot share memory (a page that is
 // not cross-origin isolated) the backend runs on one thread, with unshared memory.
 import type { AdamWArgs, AttentionArgs, AttentionBackwardArgs, Backend, BinaryArgs, ReduceArgs, CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, LayerNormArgs, LayerNormBackwardArgs, LinearCrossEntropyArgs, MatmulParams, RowsArgs, RowsBackwardArgs, Storage, UnaryOp } from '../../backend.ts';
-import { dtypeOf, matmulParams } from '../../backend.ts';
+import { matmulParams } from '../../backend.ts';
 import { numel } from '../../shape.ts';
 import { completeBackend } from '../../composed.ts';
 import { hostKernel, hostKernels } from '../../reference/index.ts';
+import { allocLike } from '../../reference/host.ts';
 import { MemoryPool } from '../memory.ts';
 import { buildCpuModule, MAX_PAGES, relaxedSimdProbe } from './module.ts';
 import { CpuRuntime, splitRange } from './runtime.ts';
@@ -85,8 +86,7 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
   const ref = completeBackend(hostKernels('cpu', pool.alloc));
   /** A float32 output from the pool. */
   const out32 = (n: number) => pool.alloc('float32', n) as Float32Array;
-  /** An output from the pool of x's precision. */
-  const like = (x: HostArray, n: number): HostArray => pool.alloc(dtypeOf(x), n);
+  const like = allocLike(pool.alloc);
 
   const isF64 = (...xs: Storage[]): boolean => xs.some((x) => x instanceof Float64Array);
   const f32 = (x: Storage): Float32Array => {
@@ -344,7 +344,7 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
     const l = binaryLayout(args);
     if (l === null || l.n < SMALL_ELEMENTWISE) return ref.binary(args) as HostArray;
     rt.reset();
-    const A = rt.put(l.a), B = rt.put(l.b), OUT = rt.alloc(l.n);
+    const A = rt.put(l.a), B = l.b === l.a ? A : rt.put(l.b), OUT = rt.alloc(l.n); // x·x (the grad norm) copies x once
     if (l.kind === 'same') elementwise(`${l.op}_same`, [A, B, OUT], l.n);
     else if (l.kind === 'scalar') elementwise(`${l.op}_scalar`, [A, OUT], l.n, [B]);
     else rowsKernel(`${l.op}_rows`, [A, OUT], l.n / l.cols, l.cols, [B]);
