@@ -43,7 +43,7 @@ test('generate runs without dropout and restores the training mode; onToken stre
   model.train();
 });
 
-test('sampleNext top-k (threshold from a numeric sort) draws what sorting every id by its logit draws, ties included', () => {
+test('sampleNext top-k (threshold from a heap of the k largest) draws what sorting every id by its logit draws, ties included', () => {
   // the definition: every id sorted by logit (ties: lower id first), the first k and any tied with the k-th
   const byDefinition = (logits: Float32Array, k: number, temperature: number, u: number): number => {
     const ids = Array.from(logits, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);

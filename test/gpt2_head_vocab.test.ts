@@ -156,6 +156,7 @@ test('HeadVocab: rows of every id, the other row for unseen ones; bad id lists a
   const vocab = new HeadVocab([3, 7, 9], 12);
   assert.equal(vocab.rows, 4);
   assert.deepEqual([...vocab.toRows([7, 0, 9, -1, 3, 11], 'here')], [1, 3, 2, -1, 0, 3]);
+  assert.deepEqual([...vocab.columnOf], [3, 4, 5, 0, 6, 7, 8, 1, 9, 2, 10, 11], 'kept ids first (their rows), then the unseen in order');
   assert.deepEqual(vocab.countOther(vocab.toRows([7, 0, -1, 11], 'here')), { counted: 3, other: 2 });
   assert.deepEqual([...vocab.logitShift()].map((s) => Math.round(Math.exp(-s))), [9, 9, 9, 1, 9, 9, 9, 1, 9, 1, 9, 9], 'an unseen id: 1/9 of other (V − K = 9)');
   assert.throws(() => vocab.toRows([12], 'GPT2Model.loss: target'), /^Error: GPT2Model.loss: target: id 12 at position 0 is out of range \[0, 12\)$/);

@@ -44,6 +44,31 @@ function argmax(x: ArrayLike<number>): number {
   return best;
 }
 
+/** The k-th largest of x (1 ≤ k ≤ x.length): a min-heap of the k largest seen, O(n log k). */
+export function kthLargest(x: ArrayLike<number>, k: number): number {
+  const heap = new Float64Array(k); // heap[0] is the smallest of the k largest so far
+  for (let i = 0; i < k; i++) heap[i] = x[i];
+  const siftDown = (at: number) => {
+    for (let p = at; ;) {
+      const l = 2 * p + 1, r = l + 1;
+      let m = p;
+      if (l < k && heap[l] < heap[m]) m = l;
+      if (r < k && heap[r] < heap[m]) m = r;
+      if (m === p) return;
+      [heap[p], heap[m]] = [heap[m], heap[p]];
+      p = m;
+    }
+  };
+  for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(i);
+  for (let i = k; i < x.length; i++) {
+    if (x[i] > heap[0]) {
+      heap[0] = x[i];
+      siftDown(0);
+    }
+  }
+  return heap[0];
+}
+
 /**
  * The next token from one position's logits [V]. In Hugging Face's order: temperature, then
  * top-k, then top-p on the remaining tokens' probabilities; then one draw from rng.
@@ -55,13 +80,12 @@ export function sampleNext(logits: ArrayLike<number>, opts: SamplingOptions, rng
   // Seed bug: the seed's top_k used an undefined `k` (NameError); it meant top_k.
   // Candidates, most likely first (ties: the lower id first); without top-k or top-p all of
   // them, unsorted. Top-k keeps every id at or above the k-th largest logit, so ids tied with
-  // the k-th all stay (the seed masked only `< threshold`); a numeric sort of a copy of the
-  // logits finds that threshold, far cheaper than sorting all V ids by their logits.
-  let candidates = Int32Array.from({ length: V }, (_, i) => i);
-  if (topK !== null && topK < V) {
-    const threshold = Float64Array.from(logits).sort()[V - topK];
-    candidates = candidates.filter((i) => logits[i] >= threshold);
-  }
+  // the k-th all stay (the seed masked only `< threshold`).
+  const threshold = topK !== null && topK < V ? kthLargest(logits, topK) : -Infinity;
+  let candidates = new Int32Array(V);
+  let kept = 0;
+  for (let i = 0; i < V; i++) if (logits[i] >= threshold) candidates[kept++] = i;
+  candidates = candidates.subarray(0, kept);
   if (topK !== null || topP !== null) candidates.sort((a, b) => logits[b] - logits[a] || a - b);
   // softmax of logits/temperature over the candidates
   const max = logits[argmax(logits)];
@@ -118,8 +142,9 @@ export async function generate(model: GPT2Model, prompt: ArrayLike<number>, opts
       const logits = noGrad(() => model.forward(Int32Array.from(feed), [1, feed.length], { cache, lastOnly: true })); // [1, 1, V]
       cached += feed.length;
       const values = await logits.toArray();
-      const bad = values.findIndex((v) => !Number.isFinite(v));
-      if (bad >= 0) throw new Error(`the model's logits are not finite (${values[bad]} for token ${bad}) at new token ${out.length}: its weights hold NaN/Inf or overflow`);
+      let bad = 0;
+      while (bad < values.length && Number.isFinite(values[bad])) bad++;
+      if (bad < values.length) throw new Error(`the model's logits are not finite (${values[bad]} for token ${bad}) at new token ${out.length}: its weights hold NaN/Inf or overflow`);
       const next = sampleNext(values, opts, rng);
       if (stopAtEot && next === EOT) break;
       context.push(next);

@@ -7,7 +7,7 @@
 // so its logits over the whole vocabulary are the rows' logits, an unseen id taking other's
 // minus log(V − K) (logitShift), and its loss at an unseen target is CE(other) + log(V − K).
 // An unseen input id embeds as the other row.
-// Promise: rowOf maps every id of [0, V) to its row; the kept ids are ascending, at least one,
+// Promise: rowOf maps every id of [0, V) to its row, columnOf is a permutation of [0, V); the kept ids are ascending, at least one,
 // and fewer than V (an "other" row that stands for no id would take probability from nothing).
 
 export class HeadVocab {
@@ -19,6 +19,8 @@ export class HeadVocab {
   readonly other: number;
   /** Each id's row: [V]. */
   readonly rowOf: Int32Array;
+  /** Each id's place in [the K kept ids, then the V − K unseen ids], both ascending: [V]. */
+  readonly columnOf: Int32Array;
   /** log(V − K): how much less likely an unseen id is than the other row. */
   readonly unseenLog: number;
 
@@ -38,6 +40,8 @@ export class HeadVocab {
     this.other = K;
     this.rowOf = new Int32Array(size).fill(K);
     this.kept.forEach((id, row) => (this.rowOf[id] = row));
+    this.columnOf = new Int32Array(size);
+    for (let id = 0, unseen = K; id < size; id++) this.columnOf[id] = this.rowOf[id] < K ? this.rowOf[id] : unseen++;
     this.unseenLog = Math.log(size - K);
   }
 

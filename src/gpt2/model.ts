@@ -210,9 +210,16 @@ export class GPT2Model extends Module {
     const h = opts.lastOnly ? x.slice(1, T - 1, T) : x;
     const w = this.headWeight(); // [V, C] or [K + 1, C]
     if (this.vocab === null) return linear(h, w); // [B, T, V] or [B, 1, V]
-    // every id's logit: its row's (each unseen id: other's), minus log(V − K) for an unseen id
+    // the K + 1 rows' logits, then every id's: a kept id's row's, an unseen id other's minus
+    // log(V − K). Made from the rows' logits (V numbers a position), not by gathering the
+    // head's rows into [V, C] first (V·C a call); other's gradient is a sum over the unseen ids.
+    const [B, Tn, K, V] = [h.shape[0], h.shape[1], this.vocab.other, this.vocab.size];
+    const rowLogits = linear(h, w).reshape([B * Tn, K + 1]); // [N, K + 1]
+    const unseen = rowLogits.slice(1, K, K + 1).expand([B * Tn, V - K]); // [N, V − K]: other's, for every unseen id
+    const ordered = rowLogits.slice(1, 0, K).concat([unseen], 1); // [N, V]: kept ids, then unseen ids
+    const byId = embedding(ordered.transpose(), this.vocab.columnOf).transpose(); // [N, V]: id order
     const shift = tensor(this.vocab.logitShift(), { dtype: w.dtype, backend: w.backend }); // [V]
-    return linear(h, embedding(w, this.vocab.rowOf), shift); // [B, T, V] or [B, 1, V]
+    return byId.add(shift).reshape([B, Tn, V]); // [B, T, V] or [B, 1, V]
   }
 
   /**

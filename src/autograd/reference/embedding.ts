@@ -4,7 +4,9 @@ import type { OnHost } from './host.ts';
 
 /** out [ids.length, C]: row ids[i] of weight [V, C]. */
 export function embedding(out: HostArray, { weight, ids, C }: OnHost<EmbeddingArgs>): void {
-  for (let i = 0; i < ids.length; i++) out.set(weight.subarray(ids[i] * C, ids[i] * C + C), i * C);
+  for (let i = 0; i < ids.length; i++) {
+    for (let c = 0; c < C; c++) out[i * C + c] = weight[ids[i] * C + c];
+  }
 }
 
 /** dweight [V, C] (zero-filled) += row i of dy at row ids[i], for every i. */
