@@ -7,7 +7,7 @@
 // for M minutes: src/train/config.ts), then `npm run eval` of its final/ over the whole of
 // val.bin and a greedy `npm run generate` from "Once upon a time". PyTorch (where Debian's
 // python3-torch is installed): bench/torch_tinystories.py with the run's own settings (shape,
-// head vocabulary, T, B, lr, min lr, warmup steps) for M minutes of training (its evaluation is
+// head vocabulary, T, B, optimizer, lr, min lr, warmup steps) for M minutes of training (its evaluation is
 // not counted, tsgrad's evaluations are), evaluated over the same windows, its greedy sample.
 // Promise: both losses are the mean per-token loss over all 50257 ids on every window of T + 1
 // tokens of val.bin, the number `npm run eval` prints.
@@ -77,6 +77,7 @@ runCli('bench:tinystories', async () => {
         '--ctx', String(cfg.ctx), '--batch', String(cfg.batchSize), '--lr', String(cfg.lr), '--min-lr', String(cfg.minLr),
         '--warmup-steps', String(cfg.warmup), '--head-vocab', cfg.headVocab, '--weight-decay', String(cfg.weightDecay),
         '--beta2', String(cfg.beta2), '--grad-clip', String(cfg.gradClip), '--seed', String(cfg.seed), '--prompt', PROMPT,
+        '--optimizer', cfg.optimizer, '--muon-lr', String(cfg.muonLr),
       ];
       const log = await run(PYTHON, args, true);
       const result = JSON.parse(log.split('\n').find((l) => l.startsWith('RESULT '))!.slice(7)) as { val_loss: number; tok_s: number };
@@ -85,7 +86,7 @@ runCli('bench:tinystories', async () => {
     }
   }
 
-  console.log(`\nTinyStories, ${minutes} min, ${shape.n_layers}×${shape.d_model} (${shape.n_heads} heads), T=${cfg.ctx}, B=${cfg.batchSize}, head ${cfg.headVocab}, lr ${cfg.lr} → ${cfg.minLr}, warmup ${cfg.warmup}`);
+  console.log(`\nTinyStories, ${minutes} min, ${shape.n_layers}×${shape.d_model} (${shape.n_heads} heads), T=${cfg.ctx}, B=${cfg.batchSize}, head ${cfg.headVocab}, ${cfg.optimizer}${cfg.optimizer === 'muon' ? ` (lr ${cfg.muonLr})` : ''}, lr ${cfg.lr} → ${cfg.minLr}, warmup ${cfg.warmup}`);
   console.log(`tsgrad  val loss ${tsgradLoss.toFixed(4)}  sample: ${JSON.stringify(tsgradSample.trim())}`);
   if (typeof torch === 'string') console.log(`PyTorch ${torch}`);
   else console.log(`PyTorch val loss ${torch.loss.toFixed(4)} (${torch.tokS} tok/s)  sample: ${JSON.stringify(torch.sample)}`);

@@ -3,7 +3,9 @@ c_attn, GELU tanh, tied head without bias, LayerNorm eps 1e-5, normal init std 0
 residual projections at 0.02/sqrt(2*n_layer), zero biases), the same data (uint16 .bin files of
 GPT-2 ids from `npm run pretokenize`: non-overlapping windows of T+1 tokens, a fresh shuffle per
 epoch) and the same AdamW (weight decay on >=2-D tensors only, betas (0.9, 0.95), eps 1e-8,
-global-norm clip 1.0), trained for a budget of TOKENS or of wall-clock MINUTES with linear warmup
+global-norm clip 1.0) or, with --optimizer muon, tsgrad's Muon (src/nn/optim/muon.ts: Nesterov
+momentum 0.95, five Newton-Schulz steps, lr x sqrt(max(1, out/in))) on the blocks' weight matrices
+and that AdamW on the rest, both scaled by one schedule, trained for a budget of TOKENS or of wall-clock MINUTES with linear warmup
 and cosine decay laid over the fraction of the budget used, so every run ends annealed.
 
 --head-vocab data: the embedding and the tied head hold only the K ids that occur in train.bin
@@ -166,6 +168,32 @@ class Windows:
         return w[:, :-1], w[:, 1:]
 
 
+def newton_schulz5(G):
+    """Five quintic Newton-Schulz steps from G/|G| on the wide orientation: ~ G's nearest semi-orthogonal matrix."""
+    a, b, c = (3.4445, -4.7750, 2.0315)
+    tall = G.size(0) > G.size(1)
+    X = G.t() if tall else G
+    X = X / (X.norm() + 1e-7)
+    for _ in range(5):
+        A = X @ X.t()
+        X = a * X + (b * A + c * (A @ A)) @ X
+    return X.t() if tall else X
+
+
+class Muon:
+    """Muon on weight matrices [out, in]: buf = mu*buf + g; W -= lr*sqrt(max(1, out/in))*NS5(g + mu*buf)."""
+
+    def __init__(self, params, lr, momentum=0.95):
+        self.params, self.lr, self.mu = params, lr, momentum
+        self.buf = [torch.zeros_like(p) for p in params]
+
+    @torch.no_grad()
+    def step(self):
+        for p, buf in zip(self.params, self.buf):
+            buf.mul_(self.mu).add_(p.grad)
+            p.add_(newton_schulz5(p.grad + self.mu * buf), alpha=-self.lr * max(1, p.size(0) / p.size(1)) ** 0.5)
+
+
 def lr_at(frac, step, warm_end, a):
     """Linear warmup over the first --warmup-steps steps (else the first --warmup of the budget),
     then cosine from a.lr at warm_end (the budget fraction where warmup ended) to a.min_lr at 1."""
@@ -255,6 +283,8 @@ def main():
     ap.add_argument("--beta2", type=float, default=0.95)
     ap.add_argument("--grad-clip", type=float, default=1.0, help="global-norm clip; 0 = off")
     ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--optimizer", choices=["adamw", "muon"], default="adamw", help="muon: Muon on the blocks' matrices, AdamW on the rest")
+    ap.add_argument("--muon-lr", type=float, default=0.02, help="Muon's peak lr (--optimizer muon); the schedule scales it with --lr")
     ap.add_argument("--head-vocab", choices=["full", "data"], default="full")
     budget = ap.add_mutually_exclusive_group(required=True)
     budget.add_argument("--tokens", type=float, help="training tokens budget (B*T per step)")
@@ -288,8 +318,11 @@ def main():
     head = Head(a.head_vocab, train_ids)
     model = GPT2(a.n_layer, a.d_model, a.n_head, a.ctx, head.rows, a.dropout)
     n_params = sum(p.numel() for p in model.parameters())
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    matrices = [p for n, p in model.named_parameters() if n.startswith("h.") and p.dim() == 2] if a.optimizer == "muon" else []
+    muon = Muon(matrices, a.muon_lr) if matrices else None
+    rest = [p for p in model.parameters() if all(p is not m for m in matrices)]
+    decay = [p for p in rest if p.dim() >= 2]
+    no_decay = [p for p in rest if p.dim() < 2]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": a.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=a.lr, betas=(0.9, a.beta2), eps=1e-8,
@@ -316,6 +349,8 @@ def main():
         lr = lr_at(frac, step, warm_end, a)
         for g in opt.param_groups:
             g["lr"] = lr
+        if muon is not None:
+            muon.lr = a.muon_lr * lr / a.lr
         x, y = data.next()
         loss = head.loss(model(head.to_row[x]), y)
         opt.zero_grad(set_to_none=True)
@@ -323,6 +358,8 @@ def main():
         if a.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)
         opt.step()
+        if muon is not None:
+            muon.step()
         step += 1
         seen += per_step
         recent = (recent + [loss.item()])[-50:]

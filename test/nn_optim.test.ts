@@ -1,6 +1,7 @@
 // Optimizers, gradient clipping and schedules against updates computed independently here
 // with plain float64 JS loops following PyTorch's documented algorithms (torch.optim.AdamW,
-// torch.optim.SGD, clip_grad_norm_, nanoGPT's get_lr). Tolerances are a few times the error
+// torch.optim.SGD, clip_grad_norm_, nanoGPT's get_lr) and Keller Jordan's Muon (its reference
+// PyTorch code: Nesterov momentum, Newton–Schulz with coefficients 3.4445, −4.7750, 2.0315). Tolerances are a few times the error
 // observed here, so a missing term fails (AdamW's weight decay alone moves a parameter by
 // lr·wd·|p| ≈ 1e-4·|p| per step at lr 1e-3, wd 0.1):
 //   float64 params: |Δ| ≤ 1e-15·(1 + |p|) — observed: bit-identical; the bound allows a few ulps
@@ -10,7 +11,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Rng, tensor, type Tensor } from '../src/autograd/index.ts';
-import { AdamW, clipGradNorm, learningRate, SGD } from '../src/nn/index.ts';
+import { AdamW, clipGradNorm, learningRate, Muon, SGD } from '../src/nn/index.ts';
 import { assertClose } from './helpers/gradcheck.ts';
 import { property, seedArb } from './helpers/arbitraries.ts';
 
@@ -178,6 +179,113 @@ describe('AdamW', () => {
     };
     // moments are saved as float32, so a resumed float64 run agrees to float32 precision: observed 1.5e-9
     assertClose(await run(true), await run(false), { atol: 5e-9, rtol: 0, what: 'resumed vs uninterrupted' });
+  });
+});
+
+// ---- Muon ------------------------------------------------------------------------------
+
+type Mat = number[][];
+const matmulRef = (a: Mat, b: Mat): Mat => a.map((row) => b[0].map((_, j) => row.reduce((s, v, l) => s + v * b[l][j], 0)));
+const transposeRef = (a: Mat): Mat => a[0].map((_, j) => a.map((row) => row[j]));
+const mapRef = (a: Mat, b: Mat, f: (x: number, y: number) => number): Mat => a.map((row, i) => row.map((v, j) => f(v, b[i][j])));
+
+/** Muon's reference: zeropower_via_newtonschulz5 (X/‖X‖, five quintic steps on the wide orientation). */
+function newtonSchulzRef(G: Mat): Mat {
+  const [a, b, c] = [3.4445, -4.775, 2.0315];
+  const tall = G.length > G[0].length;
+  let X = tall ? transposeRef(G) : G;
+  const norm = Math.sqrt(X.flat().reduce((s, v) => s + v * v, 0));
+  X = X.map((row) => row.map((v) => v / (norm + 1e-7)));
+  for (let i = 0; i < 5; i++) {
+    const A = matmulRef(X, transposeRef(X));
+    const B = mapRef(A, matmulRef(A, A), (x, y) => b * x + c * y);
+    X = mapRef(X, matmulRef(B, X), (x, y) => a * x + y);
+  }
+  return tall ? transposeRef(X) : X;
+}
+
+/** Muon on one matrix [out, in]: buf ← μ·buf + g; W ← W − lr·√max(1, out/in)·NS5(g + μ·buf). */
+function refMuon(W: Mat, grads: Mat[], lr: number, mu: number): Mat {
+  let buf: Mat | null = null;
+  for (const g of grads) {
+    buf = buf === null ? g : mapRef(buf, g, (b, x) => mu * b + x);
+    const O = newtonSchulzRef(mapRef(g, buf, (x, b) => x + mu * b));
+    const scale = lr * Math.sqrt(Math.max(1, W.length / W[0].length));
+    W = mapRef(W, O, (w, o) => w - scale * o);
+  }
+  return W;
+}
+
+const f64Mat = (m: Mat) => tensor(m.flat(), { dtype: 'float64', shape: [m.length, m[0].length], requiresGrad: true });
+const randomMat = (r: number, c: number, rng: Rng): Mat => Array.from({ length: r }, () => randomArray(c, rng));
+
+describe('Muon', () => {
+  property(
+    'matches hand-computed Muon over 4 steps on tall, wide and square matrices, with AdamW on the other parameters',
+    fc.record({ seed: seedArb, rows: fc.integer({ min: 1, max: 7 }), cols: fc.integer({ min: 1, max: 7 }), lr: fc.constantFrom(0.02, 0.1), mu: fc.constantFrom(0.95, 0.8) }),
+    ({ seed, rows, cols, lr, mu }) => {
+      const rng = new Rng(seed);
+      const W0 = randomMat(rows, cols, rng);
+      const b0 = randomArray(3, rng);
+      const W = f64Mat(W0);
+      const b = f64(b0);
+      const opt = new Muon([W], new AdamW([b], { lr: 1e-3, weightDecay: 0.1 }), { lr, momentum: mu });
+      const refB = new RefAdamW([...b0], { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, wd: 0.1 });
+      const grads = [0, 1, 2, 3].map(() => randomMat(rows, cols, rng));
+      for (const g of grads) {
+        setGrad(W, g.flat());
+        const gb = randomArray(3, rng);
+        setGrad(b, gb);
+        opt.step();
+        refB.step(gb);
+      }
+      // observed: within 1e-15 (the tensor ops do the reference's arithmetic in its order); the bound
+      // allows reordered sums, amplified by five Newton–Schulz steps
+      assertClose(W.data, refMuon(W0, grads, lr, mu).flat(), { atol: 1e-12, rtol: 1e-12, what: `Muon [${rows}, ${cols}] lr ${lr} μ ${mu}` });
+      assertClose(b.data, refB.p, { atol: 1e-15, rtol: 1e-15, what: 'the AdamW parameter beside it' });
+    },
+    60,
+  );
+
+  test('setLr sets AdamW\'s lr and scales the matrices\' lr with it; a matrix without a gradient is left alone', () => {
+    const W = f64Mat([[1, 2], [3, 4]]);
+    const V = f64Mat([[1, 0], [0, 1]]);
+    const b = f64([1, 2]);
+    const adamw = new AdamW([b], { lr: 1e-3 });
+    const opt = new Muon([W, V], adamw, { lr: 0.02 });
+    opt.setLr(5e-4);
+    assert.equal(adamw.groups[0].lr, 5e-4);
+    assert.ok(Math.abs(opt.opts.lr - 0.01) < 1e-15, `${opt.opts.lr}`);
+    setGrad(W, [1, 0, 0, 1]);
+    opt.step();
+    assert.deepEqual(Array.from(V.data), [1, 0, 0, 1]);
+    assert.notDeepEqual(Array.from(W.data), [1, 2, 3, 4]);
+  });
+
+  test('stateDict / loadStateDict: a resumed Muon continues exactly; bad parameters and AdamW lr 0 are refused', async () => {
+    const rng = new Rng(12);
+    const W0 = randomMat(3, 5, rng);
+    const grads = [0, 1, 2, 3].map(() => randomMat(3, 5, rng));
+    const run = async (split: boolean) => {
+      let W = f64Mat(W0);
+      let opt = new Muon([W], new AdamW([f64([0])], { lr: 1e-3 }), { lr: 0.05 });
+      for (let s = 0; s < 4; s++) {
+        if (split && s === 2) {
+          const sd = await opt.stateDict();
+          const Q = f64Mat(Array.from({ length: 3 }, (_, i) => Array.from(W.data.slice(i * 5, i * 5 + 5))));
+          opt = new Muon([Q], new AdamW([f64([0])], { lr: 1e-3 }), { lr: 0.05 });
+          opt.loadStateDict(sd);
+          W = Q;
+        }
+        setGrad(W, grads[s].flat());
+        opt.step();
+      }
+      return Array.from(W.data);
+    };
+    // momentum is saved as float32, so a resumed float64 run agrees to float32 precision
+    assertClose(await run(true), await run(false), { atol: 1e-7, rtol: 0, what: 'resumed vs uninterrupted' });
+    assert.throws(() => new Muon([f64([1, 2])], new AdamW([f64([0])])), /Muon: every parameter must be a matrix, got shape \[2\]/);
+    assert.throws(() => new Muon([f64Mat([[1]])], new AdamW([f64([0])], { lr: 0 })), /AdamW's lr must be above 0/);
   });
 });
 

@@ -91,9 +91,9 @@ test('evaluation of a model with dropout: the eval-mode loss, and the training m
   source.close();
 });
 
-test('a killed run resumes: losses equal an uninterrupted run step for step (shuffled data, dropout, cosine lr, eval)', async () => {
+for (const optimizer of ['adamw', 'muon']) test(`a killed run resumes: losses equal an uninterrupted run step for step (shuffled data, dropout, cosine lr, eval; ${optimizer})`, async () => {
   const data = tokenDir(4000, 600);
-  const flags = (out: string) => ['--preset', 'tinystories', '--model', 'overfit', '--data', data, '--out', out, '--steps', '10', '--ctx', '16', '--batch-size', '2', '--eval-every', '3', '--eval-batches', '2', '--save-every', '1', '--dropout', '0.1', '--warmup', '2', '--no-progress', '--backend', 'cpu', '--sample-prompt', ''];
+  const flags = (out: string) => ['--preset', 'tinystories', '--model', 'overfit', '--data', data, '--out', out, '--steps', '10', '--ctx', '16', '--batch-size', '2', '--eval-every', '3', '--eval-batches', '2', '--save-every', '1', '--dropout', '0.1', '--warmup', '2', '--no-progress', '--backend', 'cpu', '--sample-prompt', '', '--optimizer', optimizer];
   await useBackend('cpu');
   const whole = tmp();
   await trainOnDisk(parseTrainArgs(flags(whole)), quiet);

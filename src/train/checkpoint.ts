@@ -2,7 +2,8 @@
 // checks before a run starts. A checkpoint is a TrainingState (step, RNG states, data position,
 // best validation loss, the schedule's plan of a budgeted run, the ids a compact head keeps, the
 // resolved training config), the weights, and the optimizer's state
-// (AdamW moments m.<param> and v.<param>, or SGD momentum.<param>); a RunStore (./io.ts) keeps
+// (AdamW moments m.<param> and v.<param>, SGD momentum.<param>, or with Muon both: its matrices'
+// momentum.<param> and AdamW's moments of the rest); a RunStore (./io.ts) keeps
 // it, e.g. as out/checkpoint/ (./run_dir.node.ts).
 // Promise: a run writes over nothing it should not: a fresh run refuses a store holding another
 // run's outputs (unless --overwrite), and --resume refuses a checkpoint that is not a tsgrad
@@ -12,6 +13,7 @@ import type { Rng } from '../autograd/random.ts';
 import type { Tensor } from '../autograd/tensor.ts';
 import { AdamW } from '../nn/optim/adamw.ts';
 import { SGD } from '../nn/optim/sgd.ts';
+import { Muon } from '../nn/optim/muon.ts';
 import type { Optimizer } from '../nn/optim/optimizer.ts';
 import type { GPT2Model } from '../gpt2/model.ts';
 import type { DataLoaderState } from '../data/loader.ts';
@@ -117,16 +119,18 @@ export async function makeCheckpoint(cfg: TrainConfig, run: RunState, model: GPT
   const names = paramNames(model);
   const tensors: NamedArray[] = [];
   let optimizerStep = 0;
-  if (optimizer instanceof AdamW) {
-    const sd = await optimizer.stateDict();
+  const adamw = optimizer instanceof Muon ? optimizer.adamw : optimizer;
+  if (adamw instanceof AdamW) {
+    const sd = await adamw.stateDict();
     optimizerStep = sd.step;
-    optimizer.params().forEach((p, i) => {
+    adamw.params().forEach((p, i) => {
       tensors.push({ name: `m.${names.get(p)}`, shape: p.shape, data: sd.m[i] });
       tensors.push({ name: `v.${names.get(p)}`, shape: p.shape, data: sd.v[i] });
     });
-  } else if (optimizer instanceof SGD) {
-    const buffers = await optimizer.stateDict();
-    optimizer.params().forEach((p, i) => {
+  }
+  if (optimizer instanceof Muon || optimizer instanceof SGD) {
+    const buffers = await optimizer.stateDict(); // one per matrix (Muon) or parameter (SGD)
+    (optimizer instanceof Muon ? optimizer.matrixParams() : optimizer.params()).forEach((p, i) => {
       const b = buffers[i];
       if (b !== null) tensors.push({ name: `momentum.${names.get(p)}`, shape: p.shape, data: b });
     });
@@ -163,12 +167,14 @@ export async function restoreCheckpoint(
     if (t === undefined) throw new Error(`--resume: the optimizer state in ${saved.where} lacks ${kind}.${names.get(p)}`);
     return t;
   };
-  if (optimizer instanceof AdamW) {
-    const params = optimizer.params();
-    optimizer.loadStateDict({ step: state.optimizer_step, m: params.map((p) => moment('m', p)), v: params.map((p) => moment('v', p)) });
-  } else if (optimizer instanceof SGD) {
-    optimizer.loadStateDict(optimizer.params().map((p) => (tensors.has(`momentum.${names.get(p)}`) ? moment('momentum', p) : null)));
+  const adamw = optimizer instanceof Muon ? optimizer.adamw : optimizer;
+  if (adamw instanceof AdamW) {
+    const params = adamw.params();
+    adamw.loadStateDict({ step: state.optimizer_step, m: params.map((p) => moment('m', p)), v: params.map((p) => moment('v', p)) });
   }
+  const momenta = (params: Tensor[]) => params.map((p) => (tensors.has(`momentum.${names.get(p)}`) ? moment('momentum', p) : null));
+  if (optimizer instanceof Muon) optimizer.loadStateDict(momenta(optimizer.matrixParams()));
+  else if (optimizer instanceof SGD) optimizer.loadStateDict(momenta(optimizer.params()));
   model.rng.setState(state.model_rng);
   batchRng.setState(state.batch_rng);
   data.loadState(state.data);

@@ -31,8 +31,11 @@ export interface TrainConfig {
   minLr: number;
   warmup: number;
   lrSchedule: 'constant' | 'cosine';
-  optimizer: 'adamw' | 'sgd';
+  /** AdamW; SGD; or Muon on the blocks' matrices with AdamW on the rest (src/nn/optim/muon.ts). */
+  optimizer: 'adamw' | 'sgd' | 'muon';
   momentum: number;
+  /** Muon's learning rate at the schedule's peak, where --lr is AdamW's (the schedule scales both). */
+  muonLr: number;
   weightDecay: number;
   /** AdamW decays every tensor (PyTorch's default for model.parameters()), not only matrices and embeddings. */
   decayAll: boolean;
@@ -82,6 +85,7 @@ const BASE: Omit<TrainConfig, 'preset' | 'model' | 'out'> = {
   lrSchedule: 'constant',
   optimizer: 'adamw',
   momentum: 0,
+  muonLr: 0.02,
   weightDecay: 0.1,
   decayAll: false,
   beta1: 0.9,
@@ -212,6 +216,7 @@ export function checkSettings(c: TrainConfig): TrainConfig {
     throw new ConfigError(`--${shapeFlags.join(', --')} shape${shapeFlags.length === 1 ? 's' : ''} a fresh model, but --init ${c.init} brings its own shape; drop one or the other`);
   }
   if (c.init === null) freshModelConfig(c);
+  if (c.optimizer === 'muon' && !(c.lr > 0)) throw new ConfigError(`--optimizer muon needs --lr above 0: Muon's rate (--muon-lr) follows the schedule of --lr`);
   return c;
 }
 
@@ -221,4 +226,4 @@ export function recordedSetting(config: Partial<TrainConfig>, key: keyof TrainCo
 }
 
 /** The settings that must match for --resume to continue a run (everything that shapes the math). */
-export const RESUME_KEYS: (keyof TrainConfig)[] = ['model', 'nLayer', 'dModel', 'nHeads', 'headVocab', 'data', 'init', 'batchSize', 'ctx', 'optimizer', 'gradAccum', 'seed', 'shuffle', 'lrSchedule', 'lr', 'minLr', 'warmup', 'weightDecay', 'decayAll', 'beta1', 'beta2', 'eps', 'momentum', 'gradClip', 'dropout'];
+export const RESUME_KEYS: (keyof TrainConfig)[] = ['model', 'nLayer', 'dModel', 'nHeads', 'headVocab', 'data', 'init', 'batchSize', 'ctx', 'optimizer', 'muonLr', 'gradAccum', 'seed', 'shuffle', 'lrSchedule', 'lr', 'minLr', 'warmup', 'weightDecay', 'decayAll', 'beta1', 'beta2', 'eps', 'momentum', 'gradClip', 'dropout'];

@@ -18,6 +18,7 @@ import { Rng } from '../autograd/random.ts';
 import type { Tensor } from '../autograd/tensor.ts';
 import { AdamW } from '../nn/optim/adamw.ts';
 import { SGD } from '../nn/optim/sgd.ts';
+import { Muon } from '../nn/optim/muon.ts';
 import { clipGradNorm, globalNorm, gradNorm } from '../nn/optim/clip.ts';
 import { learningRate } from '../nn/optim/schedule.ts';
 import { stateTensors, type Optimizer } from '../nn/optim/optimizer.ts';
@@ -101,16 +102,23 @@ export function decayGroups(model: GPT2Model, decayAll: boolean): { decay: Tenso
   return { decay: params.filter((p) => p.ndim >= 2), noDecay: params.filter((p) => p.ndim < 2) };
 }
 
+/** The blocks' weight matrices (attention and MLP projections): what Muon updates with --optimizer muon. */
+export function hiddenMatrices(model: GPT2Model): Tensor[] {
+  return model.namedParameters().filter(([name, p]) => name.startsWith('h.') && p.ndim === 2).map(([, p]) => p);
+}
+
 function makeOptimizer(cfg: TrainConfig, model: GPT2Model): Optimizer {
   if (cfg.optimizer === 'sgd') return new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+  const matrices = cfg.optimizer === 'muon' ? new Set(hiddenMatrices(model)) : new Set<Tensor>();
   const { decay, noDecay } = decayGroups(model, cfg.decayAll);
-  return new AdamW(
+  const adamw = new AdamW(
     [
-      { params: decay, weightDecay: cfg.weightDecay },
-      { params: noDecay, weightDecay: 0 },
+      { params: decay.filter((p) => !matrices.has(p)), weightDecay: cfg.weightDecay },
+      { params: noDecay.filter((p) => !matrices.has(p)), weightDecay: 0 },
     ],
     { lr: cfg.lr, betas: [cfg.beta1, cfg.beta2], eps: cfg.eps },
   );
+  return cfg.optimizer === 'muon' ? new Muon([...matrices], adamw, { lr: cfg.muonLr }) : adamw;
 }
 
 /** A short story from the model, to watch it learn (the seed's evaluate decoded logits as tokens; this samples). */

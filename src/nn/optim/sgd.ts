@@ -2,8 +2,8 @@
 //   g ← g + wd·p;   with momentum μ: buf ← μ·buf + g (buf = g on the first step), g ← buf;
 //   p ← p − lr·g
 // Built from tensor ops, so it runs on any backend.
-import { hostLike, noGrad, Tensor } from '../../autograd/tensor.ts';
-import type { Optimizer } from './optimizer.ts';
+import { noGrad, type Tensor } from '../../autograd/tensor.ts';
+import { momentumArrays, momentumFromArrays, type MomentumBuffers, type Optimizer } from './optimizer.ts';
 import { knownOptions } from '../options.ts';
 
 export interface SGDOptions {
@@ -15,7 +15,7 @@ export interface SGDOptions {
 export class SGD implements Optimizer {
   readonly opts: Required<SGDOptions>;
   /** Each parameter's momentum buffer (with momentum ≠ 0, after its first update). */
-  readonly state = new Map<Tensor, { momentum: Tensor }>();
+  readonly state: MomentumBuffers = new Map();
 
   constructor(
     private readonly parameters: Tensor[],
@@ -54,19 +54,13 @@ export class SGD implements Optimizer {
   }
 
   /** Momentum buffers, one per parameter (null before its first step), for checkpoints. */
-  async stateDict(): Promise<(Float32Array | null)[]> {
-    return Promise.all(this.parameters.map(async (p) => {
-      const b = this.state.get(p)?.momentum;
-      return b === undefined ? null : Float32Array.from(await b.toArray());
-    }));
+  stateDict(): Promise<(Float32Array | null)[]> {
+    return momentumArrays(this.parameters, this.state);
   }
 
   loadStateDict(buffers: (ArrayLike<number> | null)[]): void {
-    if (buffers.length !== this.parameters.length) throw new Error(`SGD.loadStateDict: ${buffers.length} buffers for ${this.parameters.length} parameters`);
+    const loaded = momentumFromArrays('SGD', this.parameters, buffers);
     this.state.clear();
-    this.parameters.forEach((p, i) => {
-      const b = buffers[i];
-      if (b !== null) this.state.set(p, { momentum: new Tensor(p.backend.fromHost(hostLike(p, b)), p.shape, p.dtype, p.backend) });
-    });
+    for (const [p, b] of loaded) this.state.set(p, b);
   }
 }
