@@ -102,7 +102,36 @@ test('a --max-minutes run plans its steps, records the plan and ends at --min-lr
   const planned = { steps: plan.planned_steps, warmup: plan.warmup, stepMs: plan.step_ms };
   steps.forEach((s) => assert.equal(s.lr, scheduledLr(cfg, s.step < plan.step ? null : planned, s.step), `step ${s.step}`));
   assert.ok(io.now!() <= 30_000, `ended at ${io.now!()} ms of 30 000`);
-  assert.deepEqual(store.checkpoint!.state.plan, { steps: plan.planned_steps, warmup: plan.warmup, stepMs: plan.step_ms }, 'the checkpoint records the plan');
+  assert.deepEqual(store.checkpoint!.state.plan, { steps: plan.planned_steps, warmup: plan.warmup, stepMs: plan.step_ms, revised: false }, 'the checkpoint records the plan');
+});
+
+test('a budgeted run that evaluates plans again after its first evaluation (its cost now measured) and uses its budget', async () => {
+  await useBackend('cpu');
+  // evaluations cost nothing on the fake clock; the first plan counts 6 s for each (a training batch a batch, and the sample)
+  const cfg = cfgOf({ maxMinutes: 1, evalEvery: 10, evalBatches: 5, samplePrompt: 'a' });
+  const store = new MemoryRunStore();
+  const io = fakeClockIO(store);
+  const result = await train(cfg, io);
+  const [first, revised, ...more] = plansOf(store);
+  assert.equal(more.length, 0, 'revised once');
+  assert.equal(revised.step, 10, 'after the first evaluation');
+  assert.ok(revised.planned_steps > first.planned_steps + 10, `revised ${first.planned_steps} → ${revised.planned_steps} steps`);
+  assert.equal(revised.warmup, first.warmup, 'the warmup stays');
+  const steps = stepsOf(store);
+  assert.equal(result.steps, revised.planned_steps, 'the run made exactly the revised steps');
+  assert.equal(steps.at(-1)!.lr, cfg.minLr, 'the last step is at --min-lr');
+  const plans = [first, revised].map((p) => ({ steps: p.planned_steps, warmup: p.warmup, stepMs: p.step_ms }));
+  steps.forEach((s) => assert.equal(s.lr, scheduledLr(cfg, s.step < first.step ? null : plans[s.step < revised.step ? 0 : 1], s.step), `step ${s.step}`));
+  // the rest: the plan's 3% margin, and the ending's plot and saves, which the fake clock does not charge
+  assert.ok(io.now!() >= 0.9 * 60_000 && io.now!() <= 60_000, `ended at ${io.now!()} ms of 60 000 (the first plan: ${first.planned_steps} steps)`);
+  assert.equal(store.checkpoint!.state.plan!.revised, true);
+
+  // stopped after the revision and resumed: the revised plan is kept, not made a third time
+  const stopped = new MemoryRunStore();
+  await assert.rejects(train(cfg, fakeClockIO(stopped, 15)), (err) => err instanceof TrainingStopped);
+  await train({ ...cfg, resume: true }, fakeClockIO(stopped));
+  assert.deepEqual(plansOf(stopped), plansOf(store));
+  assert.deepEqual(stepsOf(stopped).map((s) => s.loss), steps.map((s) => s.loss));
 });
 
 test('a run whose first steps are slow (kernels compiling, the pool filling) plans on its steady speed and uses its budget', async () => {

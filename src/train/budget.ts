@@ -2,9 +2,10 @@
 // that step, the evaluation and checkpoint due now, and then the run's ending (the final
 // evaluation, checkpoint/, final/ and loss.svg) must all fit before the deadline. Durations are
 // the run's own, measured as it goes; those not seen yet are estimated (below).
-// It also plans a budgeted run's length once a few steps are timed (planSteps): how many steps,
+// It also plans a budgeted run's length once a few steps are timed (plan): how many steps,
 // with the evaluations and checkpoints due among them and the ending, fit in the time left, so
-// the loop can lay its cosine schedule over exactly those steps and end annealed.
+// the loop can lay its cosine schedule over exactly those steps and end annealed; and revises
+// that plan once, after the first evaluation, when what an evaluation costs is known (revise).
 // Promise: every decision depends only on the clock it is given, so it is tested without waiting.
 import type { TrainConfig } from './config.ts';
 
@@ -62,6 +63,8 @@ export interface SchedulePlan {
   warmup: number;
   /** The step time the plan was made with, in ms. */
   stepMs: number;
+  /** Whether this is the plan revised after the first evaluation (TimeBudget.revise); a plan without the field is final. */
+  revised?: boolean;
 }
 
 /** The plan counts on this fraction of the time left, so a machine a little slower than measured still ends on plan. */
@@ -141,6 +144,16 @@ export class TimeBudget {
     const d = this.durations(true);
     const msLeft = PLAN_FRACTION * (this.deadline - this.now());
     const steps = stepsDone + Math.max(1, stepsThatFit(msLeft, d, stepsDone, this.cfg, maxSteps - stepsDone));
-    return { steps: Math.min(steps, maxSteps), warmup: Math.min(this.cfg.warmup, Math.floor(MAX_WARMUP_FRACTION * steps)), stepMs: d.step };
+    return { steps: Math.min(steps, maxSteps), warmup: Math.min(this.cfg.warmup, Math.floor(MAX_WARMUP_FRACTION * steps)), stepMs: d.step, revised: false };
+  }
+
+  /**
+   * The plan made again after the run's first evaluation, once: the first plan could only
+   * estimate what an evaluation costs (at most a training step a batch), and its steps were
+   * timed while the run warmed up. The warmup stays; the cosine is laid over the new length.
+   */
+  revise(plan: SchedulePlan, stepsDone: number, maxSteps: number): SchedulePlan {
+    const { steps, stepMs } = this.plan(stepsDone, maxSteps);
+    return { steps, warmup: plan.warmup, stepMs, revised: true };
   }
 }

@@ -2,8 +2,9 @@
 // Each step: lr from the schedule → gradAccum micro-batches of model.loss + backward →
 // global-norm clip → optimizer step → log. The cosine schedule decays to --min-lr at the run's
 // last step: step steps − 1, or, with --max-minutes, the last step of the plan made once a few
-// steps are timed (./budget.ts: as many steps as fit in the time left, at most --steps); the
-// plan is recorded in metrics.jsonl and the checkpoint, and a resumed run keeps it. Every
+// steps are timed (./budget.ts: as many steps as fit in the time left, at most --steps) and
+// made again after the first evaluation, when its cost is known; the plan is recorded in
+// metrics.jsonl and the checkpoint, and a resumed run keeps it. Every
 // evalEvery steps: validation loss, a sample, the best weights when it improves (without
 // validation data, only the sample). The checkpoint holds everything a resume needs, so a
 // resumed run logs the same losses as an uninterrupted one, step for step; it is saved at
@@ -283,6 +284,13 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
       const saving = evaluating || last || due.save || stop.reason !== null;
       if (saving) await checkWeights(step);
       if (evaluating) await budget.time('eval', () => evaluateAndSave(step));
+      if (evaluating && !last && plan?.revised === false) {
+        // the plan estimated what an evaluation costs; now it is measured: plan once more (before the checkpoint records it)
+        plan = budget.revise(plan, step, cfg.steps);
+        await metrics.write({ step, planned_steps: plan.steps, warmup: plan.warmup, step_ms: plan.stepMs });
+        progress.plan?.(plan.steps);
+        progress.interrupt(`--max-minutes ${cfg.maxMinutes}: re-planned after the first evaluation: ${plan.steps} steps (${plan.stepMs.toFixed(0)} ms a step), cosine to --min-lr ${cfg.minLr} at step ${plan.steps - 1}`);
+      }
       if (last) {
         await store.saveModel('final', model);
         await metrics.finish();
