@@ -181,11 +181,12 @@ export interface BudgetTier {
  * budget applies over the preset. Chosen by measurement (bench/sweep.ts, bench/RESULTS.md).
  */
 export const BUDGET_TIERS: Record<string, BudgetTier[]> = {
-  // Budgets of minutes on a 2-core CPU see well under 4M tokens: at that scale short windows and
-  // two wide blocks lower the loss fastest per second (PyTorch and tsgrad sweeps, bench/RESULTS.md).
+  // Budgets of minutes on a 2-core CPU see well under 4M tokens: at that scale short windows,
+  // two wide blocks and Muon on the blocks' matrices lower the loss fastest (PyTorch and tsgrad
+  // sweeps, bench/RESULTS.md).
   tinystories: [
-    { upTo: 20, settings: { steps: 1_000_000, nLayer: 2, dModel: 192, nHeads: 6, ctx: 64, batchSize: 16, lr: 3e-3, minLr: 3e-4 } },
-    { upTo: Infinity, settings: { steps: 1_000_000, nLayer: 2, dModel: 256, nHeads: 8, ctx: 64, batchSize: 16, lr: 3e-3, minLr: 3e-4 } },
+    { upTo: 20, settings: { steps: 1_000_000, nLayer: 2, dModel: 192, nHeads: 6, ctx: 64, batchSize: 16, lr: 3e-3, minLr: 3e-4, optimizer: 'muon', muonLr: 0.01 } },
+    { upTo: Infinity, settings: { steps: 1_000_000, nLayer: 2, dModel: 256, nHeads: 8, ctx: 64, batchSize: 16, lr: 3e-3, minLr: 3e-4, optimizer: 'muon', muonLr: 0.01 } },
   ],
 };
 
