@@ -45,7 +45,7 @@ function argmax(x: ArrayLike<number>): number {
 }
 
 /** The k-th largest of x (1 ≤ k ≤ x.length): a min-heap of the k largest seen, O(n log k). */
-export function kthLargest(x: ArrayLike<number>, k: number): number {
+function kthLargest(x: ArrayLike<number>, k: number): number {
   const heap = new Float64Array(k); // heap[0] is the smallest of the k largest so far
   for (let i = 0; i < k; i++) heap[i] = x[i];
   const siftDown = (at: number) => {

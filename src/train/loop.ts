@@ -104,7 +104,7 @@ export function decayGroups(model: GPT2Model, decayAll: boolean): { decay: Tenso
 }
 
 /** The blocks' weight matrices (attention and MLP projections): what Muon updates with --optimizer muon. */
-export function hiddenMatrices(model: GPT2Model): Tensor[] {
+function hiddenMatrices(model: GPT2Model): Tensor[] {
   return model.namedParameters().filter(([name, p]) => name.startsWith('h.') && p.ndim === 2).map(([, p]) => p);
 }
 

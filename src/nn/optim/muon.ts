@@ -33,8 +33,13 @@ export function newtonSchulz5(G: Tensor): Tensor {
   const tall = G.shape[0] > G.shape[1];
   let X = tall ? G.transpose() : G; // [r, c], r ≤ c
   const r = X.shape[0];
-  const eye = tensor(Float64Array.from({ length: r * r }, (_, i) => (i % (r + 1) === 0 ? 1 : 0)), { shape: [r, r], dtype: X.dtype, backend: X.backend }); // I [r, r]
-  const [aI, bI] = [eye.mul(a), eye.mul(b)];
+  /** v·I [r, r] */
+  const diagonal = (v: number): Tensor => {
+    const d = new Float64Array(r * r);
+    for (let i = 0; i < r; i++) d[i * (r + 1)] = v;
+    return tensor(d, { shape: [r, r], dtype: X.dtype, backend: X.backend });
+  };
+  const [aI, bI] = [diagonal(a), diagonal(b)];
   X = X.div(X.mul(X).sum().sqrt().add(1e-7)); // spectral norm ≤ Frobenius norm = 1
   for (let i = 0; i < 5; i++) {
     const A = linear(X, X); // X·Xᵀ [r, r]
