@@ -11,6 +11,7 @@
 //             ~1e-7 relative, but exp(x − max) also inherits the f32 rounding of x − max
 //             (≤ u·|x − max|, |x| ≤ 10 here), so |Δ| ≤ 1e-5·|ref| (+ a tiny absolute floor);
 //             log-domain outputs are compared to a few ulps: |Δ| ≤ 5e-7·(1 + |ref|).
+//   newtonSchulz: 15 GEMMs, nsTol of helpers/conformance.ts.
 //   The binary ops, AdamW, LayerNorm, the layout kernels (copies) and reduce do the reference's
 //   operations in its order: exact. Every other kernel (embedding, maskedFill, unary ops other
 //   than GELU) is the reference kernel.
@@ -22,7 +23,7 @@ import { createCpuBackend, type CpuBackend } from '../src/autograd/backends/cpu/
 import { nodeThreads } from '../src/autograd/backends/cpu/threads.node.ts';
 import { Rng } from '../src/autograd/random.ts';
 import type { HostArray, MatmulParams } from '../src/autograd/backend.ts';
-import { conformance } from './helpers/conformance.ts';
+import { conformance, nsTol } from './helpers/conformance.ts';
 
 fc.configureGlobal({ includeErrorInReport: true }); // show the failing assertion, not just the inputs
 
@@ -274,6 +275,19 @@ test('adamw: the wasm kernel equals the reference bit for bit, updating the para
     assert.deepEqual(got.m, want.m, `m, n ${n}`);
     assert.deepEqual(got.v, want.v, `v, n ${n}`);
   }
+});
+
+test('newtonSchulz: wide and tall matrices whose products split over the threads (and over 3), float64 on the reference', () => {
+  const args = { steps: 5, coefficients: [3.4445, -4.775, 2.0315] as const, eps: 1e-7 };
+  for (const [rows, cols] of [[96, 256], [256, 96], [130, 130]]) {
+    const x = rand(rows * cols, rows);
+    const want = ref.newtonSchulz({ x, rows, cols, ...args }) as HostArray;
+    for (const be of [cpu, cpu3, cpuNoFma]) close(`newtonSchulz [${rows}, ${cols}], ${be.threads} threads`, be.newtonSchulz({ x, rows, cols, ...args }) as HostArray, want, (i) => nsTol(i, want[i]));
+  }
+  const x64 = Float64Array.from(rand(12, 5));
+  const got = cpu.newtonSchulz({ x: x64, rows: 3, cols: 4, ...args });
+  assert.ok(got instanceof Float64Array);
+  assert.deepEqual(got, ref.newtonSchulz({ x: x64, rows: 3, cols: 4, ...args }));
 });
 
 test('binary ops on small random broadcast shapes (the reference\'s loop below the size threshold) equal the reference', () => {

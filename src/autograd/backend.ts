@@ -246,6 +246,22 @@ export interface AdamWArgs extends AdamWParams {
   v: Storage;
 }
 
+/**
+ * Newton–Schulz orthogonalisation of x [rows, cols] (Muon's): X ← x / (‖x‖_F + eps), then
+ * `steps` times X ← a·X + b·A·X + c·A²·X with A = X·Xᵀ [rows, rows] when rows ≤ cols; a tall x
+ * works on its other side, A = Xᵀ·X [cols, cols] and X ← X·(a·I + b·A + c·A²), the same
+ * function (x = PΣQᵀ → P·p(Σ)·Qᵀ either way).
+ */
+export interface NewtonSchulzArgs {
+  x: Storage;
+  rows: number;
+  cols: number;
+  steps: number;
+  /** The polynomial's (a, b, c). */
+  coefficients: readonly [number, number, number];
+  eps: number;
+}
+
 // ---- the interface -----------------------------------------------------------------------
 
 /** What every backend must write: memory, and the primitive kernels every op is made of. */
@@ -324,6 +340,9 @@ export interface FusedKernels {
 
   /** One PyTorch AdamW step for a parameter: the new param, m and v. */
   adamw(a: AdamWArgs): { param: Storage; m: Storage; v: Storage };
+
+  /** Muon's orthogonalised update direction [rows, cols] (see NewtonSchulzArgs). */
+  newtonSchulz(a: NewtonSchulzArgs): Storage;
 }
 
 /** A backend as the ops see it: every primitive and every fused kernel (see completeBackend). */

@@ -1,7 +1,8 @@
 // The composed default of every fused kernel: the same function written with the backend's
 // own primitives (unary, binary, maskedFill, reduce, matmul, fill, fromHost), so a new backend
 // (host or device) runs every op once it has the primitives, and keeps its numbers where it
-// computes. completeBackend gives a backend the defaults of the fused kernels it leaves out.
+// computes. completeBackend gives a backend the defaults of the fused kernels it leaves out;
+// composedKernels gives them to a backend assembled otherwise (the gpujs device backends).
 // Promise: each default equals the reference backend's fused kernel up to rounding (a
 // property test checks each one, test/backend_composed.test.ts); a default calls the finished
 // backend, so it uses the backend's own fused kernels where it has them (linearCrossEntropy
@@ -65,7 +66,7 @@ function vecOp(be: Backend, op: BinaryOp, a: Storage, b: Storage): Storage {
 }
 
 /** The composed fused kernels of the backend `self()` returns (called once it is finished). */
-function composedKernels(self: () => Backend): FusedKernels {
+export function composedKernels(self: () => Backend): FusedKernels {
   /** 1 at each counted row's target and 0 elsewhere [rows, cols]; ignored rows are all 0. */
   const onehot = (dtype: DType, targets: Int32Array, rows: number, cols: number, ignoreIndex: number) =>
     self().fromHost(hostArray(dtype, rows * cols, (i) => (targets[Math.floor(i / cols)] === i % cols && targets[Math.floor(i / cols)] !== ignoreIndex ? 1 : 0)));
@@ -215,6 +216,28 @@ function composedKernels(self: () => Backend): FusedKernels {
       const denom = scalarOp(be, 'add', be.unary('sqrt', scalarOp(be, 'div', v2, 1 - beta2 ** step)), eps);
       const update = scalarOp(be, 'mul', vecOp(be, 'div', mHat, denom), lr);
       return { param: vecOp(be, 'sub', scalarOp(be, 'mul', param, 1 - lr * weightDecay), update), m: m2, v: v2 };
+    },
+
+    // X ← x/(‖x‖ + eps); then `steps` times, on the short side s = min(rows, cols):
+    //   A = X·Xᵀ [s, s], X ← M·X (rows ≤ cols)   or   A = Xᵀ·X [s, s], X ← X·M (tall x)
+    //   with M = a·I + A·(b·I + c·A) = a·I + b·A + c·A² [s, s]
+    newtonSchulz({ x, rows, cols, steps, coefficients: [a, b, c], eps }) {
+      const be = self();
+      const dtype = dtypeOf(x);
+      const wide = rows <= cols;
+      const s = Math.min(rows, cols);
+      const n = rows * cols;
+      const sumSq = be.reduce({ op: 'sum', x: vecOp(be, 'mul', x, x), shape: [n], axis: 0 }); // [1]
+      const norm = scalarOp(be, 'add', be.unary('sqrt', sumSq), eps); // [1]
+      let X = be.binary({ op: 'div', a: x, aShape: [n], b: norm, bShape: [1], outShape: [n] }); // [rows, cols]
+      const diagonal = (v: number) => be.fromHost(hostArray(dtype, s * s, (i) => (i % (s + 1) === 0 ? v : 0))); // v·I [s, s]
+      const [aI, bI] = [diagonal(a), diagonal(b)];
+      for (let i = 0; i < steps; i++) {
+        const A = wide ? be.matmul(X, X, matmulParams(s, cols, s, { transB: true })) : be.matmul(X, X, matmulParams(s, rows, s, { transA: true })); // [s, s]
+        const M = vecOp(be, 'add', aI, be.matmul(A, vecOp(be, 'add', scalarOp(be, 'mul', A, c), bI), matmulParams(s, s, s))); // [s, s]
+        X = wide ? be.matmul(M, X, matmulParams(s, s, cols)) : be.matmul(X, M, matmulParams(rows, s, s)); // [rows, cols]
+      }
+      return X;
     },
   };
 }

@@ -29,7 +29,8 @@ export const hostKernel = <A extends object, O>(kernel: (out: O, a: A) => void, 
  * The reference kernels as a host backend whose kernels write into arrays from `alloc`
  * (zero-filled, of the inputs' precision). The reference backend passes `newArray`; a fast
  * host backend may pass its own allocator (the 'cpu' backend's memory pool) and replace the
- * kernels it has faster versions of. linearCrossEntropy is left to completeBackend.
+ * kernels it has faster versions of. linearCrossEntropy and newtonSchulz (matmuls and
+ * elementwise ops) are left to completeBackend.
  */
 export function hostKernels(name: string, alloc: Alloc): BackendKernels {
   const like = allocLike(alloc);

@@ -7,9 +7,8 @@
 //   W ← W − lr·√max(1, out/in)·O
 // Muon is for hidden matrices only: the embeddings, LayerNorms and biases keep AdamW, which this
 // optimizer runs beside it (as MuonWithAuxAdam in Keller Jordan's `muon` package). Built from
-// tensor ops, so it runs on any backend.
-import { noGrad, tensor, type Tensor } from '../../autograd/tensor.ts';
-import { linear } from '../../autograd/ops/matmul.ts';
+// tensor ops and the backend's newtonSchulz kernel, so it runs on any backend.
+import { backendOf, noGrad, wrap, type Tensor } from '../../autograd/tensor.ts';
 import type { AdamW } from './adamw.ts';
 import { momentumArrays, momentumFromArrays, type MomentumBuffers, type Optimizer } from './optimizer.ts';
 import { knownOptions } from '../options.ts';
@@ -24,29 +23,16 @@ export interface MuonOptions {
 /**
  * Five Newton–Schulz iterations X ← a·X + (b·A + c·A²)·X with A = X·Xᵀ, from X = G/‖G‖: the
  * quintic whose coefficients (3.4445, −4.7750, 2.0315) drive every singular value of X into
- * about [0.7, 1.2] in five steps. G [r, c]; works on the wide orientation (r ≤ c), where each
- * step is X ← (a·I + A·(b·I + c·A))·X: its sums and scalings on [r, r], not on [r, c].
+ * about [0.7, 1.2] in five steps. G [r, c] → [r, c]. One backend kernel, as AdamW's update is:
+ * its formula, in matmuls and elementwise ops, is the composed default (newtonSchulz in
+ * autograd/composed.ts), which works on the short side (A is [min(r, c), min(r, c)]); the cpu
+ * backend runs the same products with the iterates kept in wasm memory.
  */
 export function newtonSchulz5(G: Tensor): Tensor {
   if (G.ndim !== 2) throw new Error(`newtonSchulz5: expected a matrix, got ${G.ndim} dimensions`);
-  const [a, b, c] = [3.4445, -4.775, 2.0315];
-  const tall = G.shape[0] > G.shape[1];
-  let X = tall ? G.transpose() : G; // [r, c], r ≤ c
-  const r = X.shape[0];
-  /** v·I [r, r] */
-  const diagonal = (v: number): Tensor => {
-    const d = new Float64Array(r * r);
-    for (let i = 0; i < r; i++) d[i * (r + 1)] = v;
-    return tensor(d, { shape: [r, r], dtype: X.dtype, backend: X.backend });
-  };
-  const [aI, bI] = [diagonal(a), diagonal(b)];
-  X = X.div(X.mul(X).sum().sqrt().add(1e-7)); // spectral norm ≤ Frobenius norm = 1
-  for (let i = 0; i < 5; i++) {
-    const A = linear(X, X); // X·Xᵀ [r, r]
-    const M = aI.add(A.matmul(A.mul(c).add(bI))); // a·I + b·A + c·A² [r, r]
-    X = M.matmul(X); // [r, c]
-  }
-  return tall ? X.transpose() : X;
+  const [rows, cols] = G.shape;
+  const be = backendOf('newtonSchulz5', G);
+  return wrap(be.newtonSchulz({ x: G.storage, rows, cols, steps: 5, coefficients: [3.4445, -4.775, 2.0315], eps: 1e-7 }), G.shape, G);
 }
 
 export class Muon implements Optimizer {

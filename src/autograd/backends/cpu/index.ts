@@ -12,7 +12,7 @@
 // thread; in a browser the backend must run inside a Worker. The platform's threads come from
 // a ThreadHost (threads.node.ts, threads.web.ts); where it cannot share memory (a page that is
 // not cross-origin isolated) the backend runs on one thread, with unshared memory.
-import type { AdamWArgs, AttentionArgs, AttentionBackwardArgs, Backend, BinaryArgs, ReduceArgs, CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, LayerNormArgs, LayerNormBackwardArgs, LinearCrossEntropyArgs, MatmulParams, RowsArgs, RowsBackwardArgs, Storage, UnaryOp } from '../../backend.ts';
+import type { AdamWArgs, AttentionArgs, AttentionBackwardArgs, Backend, BinaryArgs, ReduceArgs, CrossEntropyArgs, CrossEntropyBackwardArgs, HostArray, LayerNormArgs, LayerNormBackwardArgs, LinearCrossEntropyArgs, MatmulParams, NewtonSchulzArgs, RowsArgs, RowsBackwardArgs, Storage, UnaryOp } from '../../backend.ts';
 import { matmulParams } from '../../backend.ts';
 import { numel } from '../../shape.ts';
 import { completeBackend } from '../../composed.ts';
@@ -366,6 +366,37 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
     return { param: a.param, m: a.m, v: a.v };
   }
 
+  /**
+   * Newton–Schulz (NewtonSchulzArgs) with every iterate in wasm memory: x goes in once, scaled
+   * to X0 = x/(‖x‖ + eps) on the way, the 3·steps products run on the threads as GEMMs (the
+   * tall side through their strides, no transposes), M = a·I + b·A + c·A² [s, s] is formed in
+   * place, and only the result comes out.
+   */
+  function newtonSchulz(args: NewtonSchulzArgs): HostArray {
+    if (isF64(args.x)) return ref.newtonSchulz(args) as HostArray;
+    const { rows, cols, steps, coefficients: [a, b, c], eps } = args;
+    const x = f32(args.x);
+    const n = rows * cols, wide = rows <= cols, s = Math.min(rows, cols);
+    let sumSq = 0;
+    for (let i = 0; i < n; i++) sumSq += x[i] * x[i];
+    const scale = 1 / (Math.fround(Math.sqrt(Math.fround(sumSq))) + eps);
+    rt.reset();
+    let X = rt.alloc(n), Y = rt.alloc(n); // [rows, cols]: the iterate and the next one
+    const A = rt.alloc(s * s), M = rt.alloc(s * s); // [s, s]
+    const mem = rt.f32;
+    for (let i = 0; i < n; i++) mem[(X >> 2) + i] = x[i] * scale;
+    for (let it = 0; it < steps; it++) {
+      gemmAt(X, X, A, wide ? matmulParams(s, cols, s, { transB: true }) : matmulParams(s, rows, s, { transA: true })); // A = X·Xᵀ or Xᵀ·X
+      gemmAt(A, A, M, matmulParams(s, s, s)); // A²
+      for (let i = 0, pa = A >> 2, pm = M >> 2; i < s * s; i++) mem[pm + i] = c * mem[pm + i] + b * mem[pa + i]; // b·A + c·A²
+      for (let d = 0; d < s; d++) mem[(M >> 2) + d * (s + 1)] += a; // + a·I
+      if (wide) gemmAt(M, X, Y, matmulParams(s, s, cols)); // M·X
+      else gemmAt(X, M, Y, matmulParams(rows, s, s)); // X·M
+      [X, Y] = [Y, X];
+    }
+    return rt.take(X, n);
+  }
+
   const backend = completeBackend({
     ...ref,
     matmul,
@@ -387,6 +418,7 @@ async function create(host: ThreadHost, opts: CpuBackendOptions): Promise<CpuBac
     pad: hostKernel(layout.pad, (a) => like(a.x, numel(a.outShape))),
     reduce,
     adamw,
+    newtonSchulz,
   });
   return Object.assign(backend, { threads: rt.threads, fma, stats: rt.stats, memoryPool: pool });
 }

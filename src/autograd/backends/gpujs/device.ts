@@ -2,10 +2,12 @@
 // handles, kernels chain on them without reading back, and only toHost/toHostAsync
 // transfer. A tensor longer than one device array may be is a PartedArray of consecutive
 // GpuArrays (see ./ops.ts). Promise: every Backend op works — the hot ops as kernels
-// (./ops.ts), the rest on the reference kernels through the host, each crossing counted in
-// ./transfers.ts — and a handle nobody references frees its device memory.
+// (./ops.ts), newtonSchulz composed of them, the rest on the reference kernels through the
+// host, each crossing counted in ./transfers.ts — and a handle nobody references frees its
+// device memory.
 import { isHost, type Backend, type DeviceArray, type HostArray, type Storage } from '../../backend.ts';
 import { referenceBackend } from '../../reference/index.ts';
+import { composedKernels } from '../../composed.ts';
 import * as K from './kernels.ts';
 import { flatten, type DeviceResult, type Launcher, type Native } from './launch.ts';
 import { hotOps, partRanges, type Exec } from './ops.ts';
@@ -221,6 +223,8 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
   const backend: Backend = {
     ...fb,
     ...guarded,
+    // matmuls and elementwise ops: composed of this backend's kernels, on the device
+    newtonSchulz: (a) => composed.newtonSchulz(a),
     fromHost: (h) => upload(h.length, h),
     toHost(x) {
       if (o.asyncOnly) throw new Error(`${name}: reading numbers back is asynchronous here; use \`await tensor.toArray()\`, or \`await tensor.toNumber()\` for one number`);
@@ -234,5 +238,6 @@ export function createDeviceBackend(o: DeviceOptions): Backend {
       return exec.join(n, partBounds(n).map(([a, b]) => exec.run(K.fill, [b - a], [value])));
     },
   };
+  const composed = composedKernels(() => backend);
   return backend;
 }
