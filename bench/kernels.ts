@@ -18,6 +18,7 @@ import { Bench } from 'tinybench';
 import { measure } from 'mitata';
 import { isHost, matmulParams, type Backend, type Storage } from '../src/autograd/backend.ts';
 import { referenceBackend, registeredBackends, setBackend } from '../src/autograd/backends/registry.ts';
+import { composedKernels } from '../src/autograd/composed.ts';
 import '../src/autograd/backends/available.ts';
 
 const args = process.argv.slice(2);
@@ -160,6 +161,22 @@ function cases(): Case[] {
       return () => { const r = be.adamw({ param: p, grad: g, m, v, lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: ++step }); return [r.param, r.m, r.v]; };
     },
   });
+  // Muon's Newton–Schulz on the 10-minute tier's MLP weight [768, 192] (tall: A is [192, 192]),
+  // beside its composed default on the same backend's primitives (the same-run baseline)
+  const ns = (composed: boolean): Case => {
+    const [rows, cols] = [768, 192];
+    const [s, l] = [Math.min(rows, cols), Math.max(rows, cols)];
+    return {
+      kernel: composed ? 'newtonSchulz, composed' : 'newtonSchulz', shape: `[${rows},${cols}] ×5`, work: 5 * (4 * s * s * l + 2 * s * s * s), unit: 'GFLOP/s',
+      jsOk: !composed, // on js the kernel is the composed default
+      make: (be) => {
+        const x = be.fromHost(rand(rows * cols));
+        const k = composed ? composedKernels(() => be) : be;
+        return () => k.newtonSchulz({ x, rows, cols, steps: 5, coefficients: [3.4445, -4.775, 2.0315], eps: 1e-7 });
+      },
+    };
+  };
+  list.push(ns(false), ns(true));
   if (quick) return list.filter((c) => !/attn proj|mlp proj|mlp fc dX|qkv/.test(c.kernel));
   return list;
 }
