@@ -19,6 +19,7 @@ import { measure } from 'mitata';
 import { isHost, matmulParams, type Backend, type Storage } from '../src/autograd/backend.ts';
 import { referenceBackend, registeredBackends, setBackend } from '../src/autograd/backends/registry.ts';
 import { composedKernels } from '../src/autograd/composed.ts';
+import { MUON_NEWTON_SCHULZ } from '../src/nn/optim/muon.ts';
 import '../src/autograd/backends/available.ts';
 
 const args = process.argv.slice(2);
@@ -172,7 +173,7 @@ function cases(): Case[] {
       make: (be) => {
         const x = be.fromHost(rand(rows * cols));
         const k = composed ? composedKernels(() => be) : be;
-        return () => k.newtonSchulz({ x, rows, cols, steps: 5, coefficients: [3.4445, -4.775, 2.0315], eps: 1e-7 });
+        return () => k.newtonSchulz({ x, rows, cols, ...MUON_NEWTON_SCHULZ });
       },
     };
   };

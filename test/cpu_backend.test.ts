@@ -24,6 +24,7 @@ import { nodeThreads } from '../src/autograd/backends/cpu/threads.node.ts';
 import { Rng } from '../src/autograd/random.ts';
 import type { HostArray, MatmulParams } from '../src/autograd/backend.ts';
 import { conformance, nsTol } from './helpers/conformance.ts';
+import { MUON_NEWTON_SCHULZ } from '../src/nn/optim/muon.ts';
 
 fc.configureGlobal({ includeErrorInReport: true }); // show the failing assertion, not just the inputs
 
@@ -278,7 +279,7 @@ test('adamw: the wasm kernel equals the reference bit for bit, updating the para
 });
 
 test('newtonSchulz: wide and tall matrices whose products split over the threads (and over 3), float64 on the reference', () => {
-  const args = { steps: 5, coefficients: [3.4445, -4.775, 2.0315] as const, eps: 1e-7 };
+  const args = MUON_NEWTON_SCHULZ;
   for (const [rows, cols] of [[96, 256], [256, 96], [130, 130]]) {
     const x = rand(rows * cols, rows);
     const want = ref.newtonSchulz({ x, rows, cols, ...args }) as HostArray;

@@ -19,6 +19,7 @@ import type { Backend, HostArray, MatmulParams, Storage, UnaryOp } from '../../s
 import { completeBackend } from '../../src/autograd/composed.ts';
 import { Rng } from '../../src/autograd/random.ts';
 import { primitivesOf } from './backends.ts';
+import { MUON_NEWTON_SCHULZ } from '../../src/nn/optim/muon.ts';
 
 export function rand(n: number, seed: number, scale = 1): Float32Array {
   const r = new Rng(seed);
@@ -186,7 +187,7 @@ export async function conformance(t: TestContext, B: Backend, runs: number): Pro
     const side = fc.constantFrom(1, 7, 20);
     await fc.assert(
       fc.asyncProperty(side, side, fc.nat(), async (rows, cols, seed) => {
-        const args = { rows, cols, steps: 5, coefficients: [3.4445, -4.775, 2.0315] as const, eps: 1e-7 };
+        const args = { rows, cols, ...MUON_NEWTON_SCHULZ };
         const x = rand(rows * cols, seed);
         close(await back(B, B.newtonSchulz({ x: on(B, x), ...args })), ref.newtonSchulz({ x, ...args }) as HostArray, nsTol, `newtonSchulz [${rows}, ${cols}]`);
       }),

@@ -20,6 +20,9 @@ export interface MuonOptions {
   momentum?: number;
 }
 
+/** Muon's orthogonalisation: five steps of the quintic (a, b, c), from G/(‖G‖ + 1e-7). */
+export const MUON_NEWTON_SCHULZ = { steps: 5, coefficients: [3.4445, -4.775, 2.0315], eps: 1e-7 } as const;
+
 /**
  * Five Newton–Schulz iterations X ← a·X + (b·A + c·A²)·X with A = X·Xᵀ, from X = G/‖G‖: the
  * quintic whose coefficients (3.4445, −4.7750, 2.0315) drive every singular value of X into
@@ -32,7 +35,7 @@ export function newtonSchulz5(G: Tensor): Tensor {
   if (G.ndim !== 2) throw new Error(`newtonSchulz5: expected a matrix, got ${G.ndim} dimensions`);
   const [rows, cols] = G.shape;
   const be = backendOf('newtonSchulz5', G);
-  return wrap(be.newtonSchulz({ x: G.storage, rows, cols, steps: 5, coefficients: [3.4445, -4.775, 2.0315], eps: 1e-7 }), G.shape, G);
+  return wrap(be.newtonSchulz({ x: G.storage, rows, cols, ...MUON_NEWTON_SCHULZ }), G.shape, G);
 }
 
 export class Muon implements Optimizer {
