@@ -1,18 +1,22 @@
 # PyTorch timings of the same kernels bench/kernels.ts measures, for the tsgrad/PyTorch ratio.
 # Reads a JSON list of cases on stdin, prints {"name": median_ms, ...} on stdout.
-# Promise: 2 threads (or --threads N), fresh output tensors each call (as tsgrad allocates),
-# transposed operands as views (.t()), never as copies.
+# Promise: 2 threads (or --threads N, OpenBLAS's too: bench/openblas_env.py), fresh output
+# tensors each call (as tsgrad allocates), transposed operands as views (.t()), never as copies.
+import argparse
 import json
 import sys
 import time
 
-import torch
+from openblas_env import add_threads_flag, openblas_env  # bench/openblas_env.py
+
+openblas_env(default_threads=2)
+import torch  # noqa: E402  (after openblas_env)
 
 
 def main():
-    threads = 2
-    if "--threads" in sys.argv:
-        threads = int(sys.argv[sys.argv.index("--threads") + 1])
+    ap = argparse.ArgumentParser()
+    add_threads_flag(ap, default=2)
+    threads = ap.parse_args().threads
     torch.set_num_threads(threads)
     cases = json.load(sys.stdin)
     out = {"torch_version": torch.__version__, "threads": torch.get_num_threads(), "ms": {}}

@@ -26,31 +26,9 @@ import subprocess
 import time
 
 
-def add_threads_flag(parser):
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads and OPENBLAS_NUM_THREADS")
+from openblas_env import add_threads_flag, openblas_env  # noqa: E402  (bench/openblas_env.py)
 
-
-def openblas_env():
-    """Debian's torch (and numpy) do their matmuls in OpenBLAS, which reads its settings when it
-    is loaded, so they are set here, before `import numpy` and `import torch` (unless the
-    environment sets them): as many
-    threads as --threads, and the core type from the CPU's flags. On some virtual CPUs OpenBLAS
-    detects an old core ("Prescott", no AVX) and runs its GEMM 3-5x slower than it can."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_threads_flag(parser)
-    known, _ = parser.parse_known_args()
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(known.threads))
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    core = "SkylakeX" if "avx512f" in flags else "Haswell" if "avx2" in flags else None
-    if core is not None:
-        os.environ.setdefault("OPENBLAS_CORETYPE", core)
-
-
-openblas_env()
+openblas_env(default_threads=1)
 import numpy as np  # noqa: E402  (after openblas_env)
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -289,7 +267,7 @@ def main():
     budget = ap.add_mutually_exclusive_group(required=True)
     budget.add_argument("--tokens", type=float, help="training tokens budget (B*T per step)")
     budget.add_argument("--minutes", type=float, help="wall-clock training budget (evaluation not counted)")
-    add_threads_flag(ap)
+    add_threads_flag(ap, default=1)
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--eval-tokens", type=float, default=0, help="evaluate on the first N val tokens; 0 = the whole split")
     ap.add_argument("--first-windows", type=int, default=80, help="also report the loss over the first N val windows (tsgrad's preset evaluates 10 batches of 8)")

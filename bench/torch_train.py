@@ -1,7 +1,9 @@
 """PyTorch side of `npm run bench:train`: the same GPT-2 (Hugging Face GPT2LMHeadModel math:
 pre-LN, fused c_attn, gelu_new, tied head without bias, LayerNorm eps 1e-5), the same batch
 shape and AdamW with weight decay on >=2-D tensors, timed over a few training steps on
-`--threads` CPU threads. Prints one JSON line: {"ms_per_step", "tokens_per_s", "peak_rss_mb"}.
+`--threads` CPU threads, and PyTorch's own GEMM peak on those threads (the best of a 1024³
+product and the case's lm head x·Wᵀ, [B·T, C]·[V, C]ᵀ, as bench/train.ts measures tsgrad's).
+Prints one JSON line: {"ms_per_step", "tokens_per_s", "peak_rss_mb", "gemm_gflops"}.
 Run with Debian's torch: /usr/bin/python3 bench/torch_train.py --config '{"n_layers": 2, ...}'
 """
 import argparse
@@ -10,9 +12,12 @@ import math
 import resource
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from openblas_env import add_threads_flag, openblas_env  # bench/openblas_env.py
+
+openblas_env(default_threads=2)
+import torch  # noqa: E402  (after openblas_env)
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 
 class Block(nn.Module):
@@ -61,10 +66,25 @@ class GPT2(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
 
 
+def gemm_peak(cfg, calls=5):
+    """GFLOP/s of torch.mm: the best of a 1024³ product and the lm head's, after a warm-up call."""
+    shapes = [(1024, 1024, 1024, False), (cfg["batch"] * cfg["ctx"], cfg["d_model"], cfg["vocab_size"], True)]
+    best = 0.0
+    for m, k, n, trans_b in shapes:
+        a = torch.randn(m, k)
+        b = torch.randn(n, k).t() if trans_b else torch.randn(k, n)
+        a @ b
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            a @ b
+        best = max(best, 2 * m * k * n * calls / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True, help="JSON: n_layers d_model n_heads vocab_size n_ctx batch ctx steps")
-    ap.add_argument("--threads", type=int, default=2)
+    add_threads_flag(ap, default=2)
     args = ap.parse_args()
     cfg = json.loads(args.config)
     torch.set_num_threads(args.threads)
@@ -90,7 +110,7 @@ def main():
         step()
     ms = (time.perf_counter() - t0) * 1000 / cfg["steps"]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"ms_per_step": ms, "tokens_per_s": B * T / (ms / 1000), "peak_rss_mb": peak_mb}))
+    print(json.dumps({"ms_per_step": ms, "tokens_per_s": B * T / (ms / 1000), "peak_rss_mb": peak_mb, "gemm_gflops": gemm_peak(cfg)}))
 
 
 if __name__ == "__main__":
