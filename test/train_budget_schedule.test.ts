@@ -1,15 +1,17 @@
 // The schedule of a --max-minutes run, on a fake clock (each training batch costs a second):
 // the run plans its steps once a few are timed, records the plan, lays warmup and cosine over it
-// and ends at --min-lr on its last step, within the budget; the plan never exceeds --steps; a
-// run stopped after the plan and resumed replays the same learning rates and losses.
+// and ends at --min-lr on its last step, within the budget, also when the machine slows down
+// mid-run; the plan never exceeds --steps; a run stopped after the plan and resumed replays the
+// same learning rates and losses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useBackend } from '../src/train/cli/backend.ts';
 import { planningSteps, scheduledLr, train, TrainingStopped } from '../src/train/loop.ts';
 import { MemoryRunStore } from '../src/train/in_memory.ts';
 import { textBatches } from '../src/train/batches.ts';
-import { stepsThatFit, TimeBudget, type Durations } from '../src/train/budget.ts';
+import { cosineProgress, stepsThatFit, TimeBudget, type Durations } from '../src/train/budget.ts';
 import { BUDGET_TIERS, TRAIN_PRESETS, type TrainConfig } from '../src/train/config.ts';
+import { parseTrainingState } from '../src/train/checkpoint.ts';
 import { parseTrainCommand, TRAIN_COMMAND } from '../src/train/cli/commands.ts';
 import type { PlanMetrics, StepMetrics } from '../src/train/metrics.ts';
 import type { StopRequests, TrainIO } from '../src/train/io.ts';
@@ -132,6 +134,67 @@ test('a budgeted run that evaluates plans again after its first evaluation (its 
   await train({ ...cfg, resume: true }, fakeClockIO(stopped));
   assert.deepEqual(plansOf(stopped), plansOf(store));
   assert.deepEqual(stepsOf(stopped).map((s) => s.loss), steps.map((s) => s.loss));
+});
+
+test('TimeBudget.catchUp: a plan whose steps no longer fit is shortened from the progress reached, the lr goes on without a jump; one that fits is kept', async () => {
+  const clock = { t: 0 };
+  const cfg = { maxMinutes: 1, evalEvery: 0, saveEvery: 0, evalBatches: 1, gradAccum: 1, samplePrompt: '', warmup: 5 };
+  const budget = new TimeBudget(cfg, 1000, () => clock.t, 0);
+  for (let i = 0; i < 21; i++) await budget.time('step', async () => void (clock.t += 500));
+  const plan = budget.plan(21, 1_000_000);
+  assert.equal(budget.catchUp(plan, 21, 1_000_000), plan, 'on its speed, the plan is kept');
+  for (let i = 0; i < 20; i++) await budget.time('step', async () => void (clock.t += 1000)); // twice as slow since
+  const next = budget.catchUp(plan, 41, 1_000_000);
+  assert.ok(next.steps < plan.steps, `shortened: ${plan.steps} → ${next.steps}`);
+  assert.equal(next.warmup, plan.warmup);
+  assert.equal(next.stepMs, 1000);
+  assert.deepEqual(next.from, { step: 41, progress: cosineProgress(plan, 41) });
+  const lrCfg = cfgOf({ warmup: plan.warmup });
+  assert.ok(Math.abs(scheduledLr(lrCfg, next, 41) - scheduledLr(lrCfg, plan, 41)) < 1e-15, "the lr at the re-plan is the old plan's");
+  assert.equal(scheduledLr(lrCfg, next, next.steps - 1), lrCfg.minLr, '--min-lr at the new last step');
+  const lrs = Array.from({ length: next.steps - 41 }, (_, i) => scheduledLr(lrCfg, next, 41 + i));
+  lrs.forEach((lr, i) => i > 0 && assert.ok(lr <= lrs[i - 1], `the lr only decays: step ${41 + i}`));
+});
+
+test('a budgeted run on a machine that slows down re-plans at its next evaluation and still ends at --min-lr, within the budget; resumed, it replays the same learning rates', async () => {
+  await useBackend('cpu');
+  // 1 s a batch, then 1.5 s from batch 30 on: the plan made at step 10 no longer fits by step 40
+  const slowing = (batch: number) => (batch < 30 ? BATCH_MS : 1.5 * BATCH_MS);
+  const cfg = cfgOf({ maxMinutes: 1, evalEvery: 10, evalBatches: 1 });
+  const store = new MemoryRunStore();
+  const io = fakeClockIO(store, null, slowing);
+  const result = await train(cfg, io);
+  const [first, revised, caughtUp, ...more] = plansOf(store);
+  assert.equal(revised.step, 10, 'the first evaluation re-plans');
+  assert.ok(caughtUp !== undefined && caughtUp.step > 30, `a later evaluation re-plans (plans: ${JSON.stringify(plansOf(store))})`);
+  assert.ok(caughtUp.planned_steps < revised.planned_steps, `shortened: ${revised.planned_steps} → ${caughtUp.planned_steps}`);
+  assert.ok(caughtUp.from_progress! > 0 && caughtUp.from_progress! < 1);
+  assert.equal(more.length, 0);
+  const steps = stepsOf(store);
+  assert.equal(result.steps, caughtUp.planned_steps, 'the run made exactly the new plan\'s steps');
+  assert.equal(steps.at(-1)!.lr, cfg.minLr, 'the last step is at --min-lr');
+  assert.ok(io.now!() <= 60_000, `ended at ${io.now!()} ms of 60 000`);
+  // every lr is the schedule of the plan in force; at the re-plan the lr goes on from where it was
+  const planOf = (p: PlanMetrics) => ({ steps: p.planned_steps, warmup: p.warmup, stepMs: p.step_ms, ...(p.from_progress !== undefined && { from: { step: p.step, progress: p.from_progress } }) });
+  const inForce = (step: number) => [first, revised, caughtUp].filter((p) => p.step <= step).at(-1);
+  steps.forEach((s) => assert.equal(s.lr, scheduledLr(cfg, s.step < first.step ? null : planOf(inForce(s.step)!), s.step), `step ${s.step}`));
+  const atReplan = steps.findIndex((s) => s.step === caughtUp.step);
+  assert.ok(Math.abs(steps[atReplan].lr - scheduledLr(cfg, planOf(revised), caughtUp.step)) < 1e-12, 'no jump at the re-plan');
+
+  // stopped after the re-plan and resumed at the same speed: the same plans, lrs and losses
+  const stopped = new MemoryRunStore();
+  await assert.rejects(train(cfg, fakeClockIO(stopped, caughtUp.step + 3, slowing)), (err) => err instanceof TrainingStopped);
+  assert.deepEqual(stopped.checkpoint!.state.plan!.from, { step: caughtUp.step, progress: caughtUp.from_progress });
+  await train({ ...cfg, resume: true }, fakeClockIO(stopped, null, () => 1.5 * BATCH_MS));
+  assert.deepEqual(plansOf(stopped), plansOf(store));
+  assert.deepEqual(stepsOf(stopped).map((s) => s.lr), steps.map((s) => s.lr));
+  assert.deepEqual(stepsOf(stopped).map((s) => s.loss), steps.map((s) => s.loss));
+  // a state.json whose plan's `from` is not a step and a progress in [0, 1] is refused in one line
+  const state = stopped.checkpoint!.state;
+  for (const from of [{ step: 40, progress: 2 }, { step: -1, progress: 0.5 }, { progress: 0.5 }, 'x']) {
+    const text = JSON.stringify({ ...state, plan: { ...state.plan, from } });
+    assert.throws(() => parseTrainingState(text, 'state.json'), (err: Error) => err.message.startsWith("--resume: state.json is not a tsgrad training state ('plan' is ") && !err.message.includes('\n'), JSON.stringify(from));
+  }
 });
 
 test('a run whose first steps are slow (kernels compiling, the pool filling) plans on its steady speed and uses its budget', async () => {

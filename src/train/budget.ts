@@ -4,8 +4,11 @@
 // the run's own, measured as it goes; those not seen yet are estimated (below).
 // It also plans a budgeted run's length once a few steps are timed (plan): how many steps,
 // with the evaluations and checkpoints due among them and the ending, fit in the time left, so
-// the loop can lay its cosine schedule over exactly those steps and end annealed; and revises
-// that plan once, after the first evaluation, when what an evaluation costs is known (revise).
+// the loop can lay its cosine schedule over exactly those steps and end annealed; revises that
+// plan once, after the first evaluation, when what an evaluation costs is known (revise); and,
+// at each later evaluation, shortens it when the machine has slowed so much that the plan's
+// steps no longer fit (catchUp): the new plan goes on from the cosine's progress so far, so the
+// learning rate does not jump and the run still ends at --min-lr.
 // Promise: every decision depends only on the clock it is given, so it is tested without waiting.
 import type { TrainConfig } from './config.ts';
 
@@ -65,6 +68,21 @@ export interface SchedulePlan {
   stepMs: number;
   /** Whether this is the plan revised after the first evaluation (TimeBudget.revise); a plan without the field is final. */
   revised?: boolean;
+  /**
+   * Where a plan made mid-run (TimeBudget.catchUp) takes over: at step `step` the cosine of the
+   * plan before had reached `progress` (0 → 1), and this plan goes on from there to 1 at its last step.
+   */
+  from?: { step: number; progress: number };
+}
+
+/** How far along its cosine decay a plan is at `step`: 0 where the warmup ends, 1 at its last step (steps − 1). */
+export function cosineProgress(plan: SchedulePlan, step: number): number {
+  const last = plan.steps - 1;
+  if (plan.from !== undefined && step >= plan.from.step) {
+    const { step: s0, progress: p0 } = plan.from;
+    return Math.min(1, p0 + ((1 - p0) * (step - s0)) / Math.max(1, last - s0));
+  }
+  return Math.min(1, Math.max(0, (step - plan.warmup) / Math.max(1, last - plan.warmup)));
 }
 
 /** The plan counts on this fraction of the time left, so a machine a little slower than measured still ends on plan. */
@@ -155,5 +173,18 @@ export class TimeBudget {
   revise(plan: SchedulePlan, stepsDone: number, maxSteps: number): SchedulePlan {
     const { steps, stepMs } = this.plan(stepsDone, maxSteps);
     return { steps, warmup: plan.warmup, stepMs, revised: true };
+  }
+
+  /**
+   * At a later evaluation: the plan, or, when fewer steps than it has left now fit (the machine
+   * slowed down since it was made), a shorter one over the steps that fit, which goes on from
+   * the cosine's progress at `stepsDone`; stopping in time would otherwise end the run before
+   * its last step, above --min-lr. A plan is never lengthened: its 3% margin stays for the ending.
+   */
+  catchUp(plan: SchedulePlan, stepsDone: number, maxSteps: number): SchedulePlan {
+    const { steps, stepMs } = this.plan(stepsDone, maxSteps);
+    if (steps >= plan.steps) return plan;
+    const from = stepsDone > plan.warmup ? { step: stepsDone, progress: cosineProgress(plan, stepsDone) } : undefined;
+    return { steps, warmup: plan.warmup, stepMs, revised: true, ...(from && { from }) };
   }
 }

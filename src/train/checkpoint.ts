@@ -42,7 +42,8 @@ export interface TrainingState {
 const isInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
 const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isRngState = (v: unknown) => Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x));
-const isPlan = (v: unknown) => isObject(v) && isInt((v as SchedulePlan).steps) && isInt((v as SchedulePlan).warmup) && Number.isFinite((v as SchedulePlan).stepMs);
+const isFrom = (v: unknown) => v === undefined || (isObject(v) && isInt((v as { step: number }).step) && (v as { progress: number }).progress >= 0 && (v as { progress: number }).progress <= 1);
+const isPlan = (v: unknown) => isObject(v) && isInt((v as SchedulePlan).steps) && isInt((v as SchedulePlan).warmup) && Number.isFinite((v as SchedulePlan).stepMs) && isFrom((v as SchedulePlan).from);
 const isIdList = (v: unknown) => Array.isArray(v) && v.every((id, i) => isInt(id) && (i === 0 || id > v[i - 1]));
 /** Fields a checkpoint written before they existed lacks: read as null. */
 const OPTIONAL_FIELDS = ['plan', 'head_ids'];

@@ -2,8 +2,9 @@
 // Each step: lr from the schedule → gradAccum micro-batches of model.loss + backward →
 // global-norm clip → optimizer step → log. The cosine schedule decays to --min-lr at the run's
 // last step: step steps − 1, or, with --max-minutes, the last step of the plan made once a few
-// steps are timed (./budget.ts: as many steps as fit in the time left, at most --steps) and
-// made again after the first evaluation, when its cost is known; the plan is recorded in
+// steps are timed (./budget.ts: as many steps as fit in the time left, at most --steps), made
+// again after the first evaluation, when its cost is known, and shortened at a later evaluation
+// if the machine has slowed so much that its steps no longer fit; the plan is recorded in
 // metrics.jsonl and the checkpoint, and a resumed run keeps it. Every
 // evalEvery steps: validation loss, a sample, the best weights when it improves (without
 // validation data, only the sample). The checkpoint holds everything a resume needs, so a
@@ -30,7 +31,7 @@ import { VOCAB_SIZE } from '../gpt2/config.ts';
 import { freshModelConfig, type TrainConfig } from './config.ts';
 import { checkRun, makeCheckpoint, restoreCheckpoint } from './checkpoint.ts';
 import type { BatchSource, StopRequests, TrainIO, TrainProgress } from './io.ts';
-import { dueAfter, TimeBudget, type SchedulePlan } from './budget.ts';
+import { cosineProgress, dueAfter, TimeBudget, type SchedulePlan } from './budget.ts';
 import { formatStep, type StepMetrics } from './metrics.ts';
 import { evaluate } from './evaluate.ts';
 import { profiler } from '../autograd/backends/profile.ts';
@@ -90,10 +91,15 @@ export function planningSteps(warmup: number): number {
   return Math.max(2, Math.min(warmup, 20) + 1);
 }
 
-/** The learning rate of `step`: the schedule laid over the plan's steps and warmup when there is one, else over cfg's. */
+/**
+ * The learning rate of `step`: the schedule laid over the plan's steps and warmup when there is
+ * one, else over cfg's. A plan made mid-run (plan.from) goes on from the progress its cosine had
+ * reached: the lr is the schedule's at the step that progress stands for.
+ */
 export function scheduledLr(cfg: TrainConfig, plan: SchedulePlan | null, step: number): number {
   const { steps, warmup } = plan ?? cfg;
-  return learningRate(cfg.lrSchedule, step, { lr: cfg.lr, minLr: cfg.minLr, warmup, steps: steps - 1 }); // --min-lr at the last step
+  const at = plan?.from !== undefined && step >= plan.from.step ? warmup + cosineProgress(plan, step) * (steps - 1 - warmup) : step;
+  return learningRate(cfg.lrSchedule, at, { lr: cfg.lr, minLr: cfg.minLr, warmup, steps: steps - 1 }); // --min-lr at the last step
 }
 
 /** Parameters that get weight decay: matrices and embeddings (≥ 2 dims), never biases or LayerNorm; with decayAll, all. */
@@ -284,12 +290,19 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
       const saving = evaluating || last || due.save || stop.reason !== null;
       if (saving) await checkWeights(step);
       if (evaluating) await budget.time('eval', () => evaluateAndSave(step));
-      if (evaluating && !last && plan?.revised === false) {
-        // the plan estimated what an evaluation costs; now it is measured: plan once more (before the checkpoint records it)
-        plan = budget.revise(plan, step, cfg.steps);
-        await metrics.write({ step, planned_steps: plan.steps, warmup: plan.warmup, step_ms: plan.stepMs });
-        progress.plan?.(plan.steps);
-        progress.interrupt(`--max-minutes ${cfg.maxMinutes}: re-planned after the first evaluation: ${plan.steps} steps (${plan.stepMs.toFixed(0)} ms a step), cosine to --min-lr ${cfg.minLr} at step ${plan.steps - 1}`);
+      if (evaluating && !last && plan !== null) {
+        // (before the checkpoint records the plan) the first evaluation measures what an
+        // evaluation costs, which the plan estimated: plan once more; a later one shortens a plan
+        // whose steps no longer fit, the machine having slowed down, so the run still ends annealed
+        const first = plan.revised === false;
+        const next = first ? budget.revise(plan, step, cfg.steps) : budget.catchUp(plan, step, cfg.steps);
+        if (next !== plan) {
+          plan = next;
+          await metrics.write({ step, planned_steps: plan.steps, warmup: plan.warmup, step_ms: plan.stepMs, ...(plan.from && { from_progress: plan.from.progress }) });
+          progress.plan?.(plan.steps);
+          const why = first ? 're-planned after the first evaluation' : 'the machine slowed down: re-planned';
+          progress.interrupt(`--max-minutes ${cfg.maxMinutes}: ${why}: ${plan.steps} steps (${plan.stepMs.toFixed(0)} ms a step), cosine to --min-lr ${cfg.minLr} at step ${plan.steps - 1}`);
+        }
       }
       if (last) {
         await store.saveModel('final', model);

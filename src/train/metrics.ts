@@ -25,6 +25,8 @@ export interface PlanMetrics {
   planned_steps: number;
   warmup: number;
   step_ms: number;
+  /** A plan made mid-run goes on from this progress of the cosine (SchedulePlan.from, at `step`). */
+  from_progress?: number;
 }
 
 export type MetricsRecord = StepMetrics | EvalMetrics | PlanMetrics;
