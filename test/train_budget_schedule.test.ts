@@ -136,15 +136,15 @@ test('a budgeted run that evaluates plans again after its first evaluation (its 
   assert.deepEqual(stepsOf(stopped).map((s) => s.loss), steps.map((s) => s.loss));
 });
 
-test('TimeBudget.catchUp: a plan whose steps no longer fit is shortened from the progress reached, the lr goes on without a jump; one that fits is kept', async () => {
+test('TimeBudget.keepUp: a plan whose steps no longer fit is shortened from the progress reached, the lr goes on without a jump; on a steady machine the plan is kept; on a faster one it is lengthened', async () => {
   const clock = { t: 0 };
   const cfg = { maxMinutes: 1, evalEvery: 0, saveEvery: 0, evalBatches: 1, gradAccum: 1, samplePrompt: '', warmup: 5 };
   const budget = new TimeBudget(cfg, 1000, () => clock.t, 0);
   for (let i = 0; i < 21; i++) await budget.time('step', async () => void (clock.t += 500));
   const plan = budget.plan(21, 1_000_000);
-  assert.equal(budget.catchUp(plan, 21, 1_000_000), plan, 'on its speed, the plan is kept');
+  assert.equal(budget.keepUp(plan, 21, 1_000_000), plan, 'on its speed, the plan is kept');
   for (let i = 0; i < 20; i++) await budget.time('step', async () => void (clock.t += 1000)); // twice as slow since
-  const next = budget.catchUp(plan, 41, 1_000_000);
+  const next = budget.keepUp(plan, 41, 1_000_000);
   assert.ok(next.steps < plan.steps, `shortened: ${plan.steps} → ${next.steps}`);
   assert.equal(next.warmup, plan.warmup);
   assert.equal(next.stepMs, 1000);
@@ -154,6 +154,12 @@ test('TimeBudget.catchUp: a plan whose steps no longer fit is shortened from the
   assert.equal(scheduledLr(lrCfg, next, next.steps - 1), lrCfg.minLr, '--min-lr at the new last step');
   const lrs = Array.from({ length: next.steps - 41 }, (_, i) => scheduledLr(lrCfg, next, 41 + i));
   lrs.forEach((lr, i) => i > 0 && assert.ok(lr <= lrs[i - 1], `the lr only decays: step ${41 + i}`));
+  // back at 500 ms a step: the 1000 ms plan is lengthened, from the progress it had reached
+  for (let i = 0; i < 20; i++) await budget.time('step', async () => void (clock.t += 500));
+  const again = budget.keepUp(next, 61, 1_000_000);
+  assert.ok(again.steps > next.steps, `lengthened: ${next.steps} → ${again.steps}`);
+  assert.deepEqual(again.from, { step: 61, progress: cosineProgress(next, 61) });
+  assert.equal(budget.keepUp(again, 61, 1_000_000), again, 'at the speed it counted on, kept');
 });
 
 test('a budgeted run on a machine that slows down re-plans at its next evaluation and still ends at --min-lr, within the budget; resumed, it replays the same learning rates', async () => {
@@ -195,6 +201,21 @@ test('a budgeted run on a machine that slows down re-plans at its next evaluatio
     const text = JSON.stringify({ ...state, plan: { ...state.plan, from } });
     assert.throws(() => parseTrainingState(text, 'state.json'), (err: Error) => err.message.startsWith("--resume: state.json is not a tsgrad training state ('plan' is ") && !err.message.includes('\n'), JSON.stringify(from));
   }
+});
+
+test('a budgeted run on a machine that speeds up re-plans at its next evaluation, uses its budget and ends at --min-lr', async () => {
+  await useBackend('cpu');
+  // 2 s a batch, then 1 s from batch 15 on: the plan made at step 10 would end the run ~20 s early
+  const io = fakeClockIO(new MemoryRunStore(), null, (batch) => (batch < 15 ? 2 * BATCH_MS : BATCH_MS));
+  const store = io.store as MemoryRunStore;
+  const cfg = cfgOf({ maxMinutes: 1.5, evalEvery: 10, evalBatches: 1 });
+  const result = await train(cfg, io);
+  const [, revised, faster, ...more] = plansOf(store);
+  assert.ok(faster !== undefined && faster.planned_steps > revised.planned_steps, `lengthened (plans: ${JSON.stringify(plansOf(store))})`);
+  assert.ok(faster.step_ms < revised.step_ms);
+  assert.equal(result.steps, (more.at(-1) ?? faster).planned_steps);
+  assert.equal(stepsOf(store).at(-1)!.lr, cfg.minLr, 'the last step is at --min-lr');
+  assert.ok(io.now!() >= 0.9 * 90_000 && io.now!() <= 90_000, `ended at ${io.now!()} ms of 90 000`);
 });
 
 test('a run whose first steps are slow (kernels compiling, the pool filling) plans on its steady speed and uses its budget', async () => {

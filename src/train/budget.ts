@@ -6,9 +6,10 @@
 // with the evaluations and checkpoints due among them and the ending, fit in the time left, so
 // the loop can lay its cosine schedule over exactly those steps and end annealed; revises that
 // plan once, after the first evaluation, when what an evaluation costs is known (revise); and,
-// at each later evaluation, shortens it when the machine has slowed so much that the plan's
-// steps no longer fit (catchUp): the new plan goes on from the cosine's progress so far, so the
-// learning rate does not jump and the run still ends at --min-lr.
+// at each later evaluation, plans again when the machine's speed has moved (keepUp): slower, so
+// that the plan's steps no longer fit, or faster than the plan counted on, so that more do. The
+// new plan goes on from the cosine's progress so far, so the learning rate does not jump and
+// the run still ends at --min-lr, using its budget.
 // Promise: every decision depends only on the clock it is given, so it is tested without waiting.
 import type { TrainConfig } from './config.ts';
 
@@ -66,10 +67,10 @@ export interface SchedulePlan {
   warmup: number;
   /** The step time the plan was made with, in ms. */
   stepMs: number;
-  /** Whether this is the plan revised after the first evaluation (TimeBudget.revise); a plan without the field is final. */
+  /** false on the first plan, which the first evaluation revises (TimeBudget.revise); true on a plan made since (or absent). */
   revised?: boolean;
   /**
-   * Where a plan made mid-run (TimeBudget.catchUp) takes over: at step `step` the cosine of the
+   * Where a plan made mid-run (TimeBudget.keepUp) takes over: at step `step` the cosine of the
    * plan before had reached `progress` (0 → 1), and this plan goes on from there to 1 at its last step.
    */
   from?: { step: number; progress: number };
@@ -87,6 +88,8 @@ export function cosineProgress(plan: SchedulePlan, step: number): number {
 
 /** The plan counts on this fraction of the time left, so a machine a little slower than measured still ends on plan. */
 const PLAN_FRACTION = 0.97;
+/** A plan is made again at an evaluation when the typical step has become this fraction faster than the plan counted on. */
+const FASTER = 0.1;
 /** A planned run warms up for at most this fraction of its steps. */
 const MAX_WARMUP_FRACTION = 0.1;
 
@@ -176,14 +179,18 @@ export class TimeBudget {
   }
 
   /**
-   * At a later evaluation: the plan, or, when fewer steps than it has left now fit (the machine
-   * slowed down since it was made), a shorter one over the steps that fit, which goes on from
-   * the cosine's progress at `stepsDone`; stopping in time would otherwise end the run before
-   * its last step, above --min-lr. A plan is never lengthened: its 3% margin stays for the ending.
+   * At a later evaluation: the plan, or a plan over the steps that fit now, which goes on from
+   * the cosine's progress at `stepsDone`, when the machine's speed has moved since the plan was
+   * made: slower, so that fewer steps than the plan has left fit (stopping in time would end the
+   * run before its last step, above --min-lr), or faster per step by at least FASTER of what the
+   * plan counted on, so that more fit (the run would end with its budget unused). A steady
+   * machine keeps its plan, and the plan's 3% margin for the ending.
    */
-  catchUp(plan: SchedulePlan, stepsDone: number, maxSteps: number): SchedulePlan {
+  keepUp(plan: SchedulePlan, stepsDone: number, maxSteps: number): SchedulePlan {
     const { steps, stepMs } = this.plan(stepsDone, maxSteps);
-    if (steps >= plan.steps) return plan;
+    const slower = steps < plan.steps;
+    const faster = stepMs < (1 - FASTER) * plan.stepMs && steps > plan.steps;
+    if (!slower && !faster) return plan;
     const from = stepsDone > plan.warmup ? { step: stepsDone, progress: cosineProgress(plan, stepsDone) } : undefined;
     return { steps, warmup: plan.warmup, stepMs, revised: true, ...(from && { from }) };
   }

@@ -3,9 +3,9 @@
 // global-norm clip → optimizer step → log. The cosine schedule decays to --min-lr at the run's
 // last step: step steps − 1, or, with --max-minutes, the last step of the plan made once a few
 // steps are timed (./budget.ts: as many steps as fit in the time left, at most --steps), made
-// again after the first evaluation, when its cost is known, and shortened at a later evaluation
-// if the machine has slowed so much that its steps no longer fit; the plan is recorded in
-// metrics.jsonl and the checkpoint, and a resumed run keeps it. Every
+// again after the first evaluation, when its cost is known, and at a later evaluation if the
+// machine's speed has moved (slower: its steps no longer fit; faster: more do); each plan is
+// recorded in metrics.jsonl and the checkpoint, and a resumed run keeps it. Every
 // evalEvery steps: validation loss, a sample, the best weights when it improves (without
 // validation data, only the sample). The checkpoint holds everything a resume needs, so a
 // resumed run logs the same losses as an uninterrupted one, step for step; it is saved at
@@ -292,15 +292,15 @@ export async function train(cfg: TrainConfig, io: TrainIO): Promise<TrainResult>
       if (evaluating) await budget.time('eval', () => evaluateAndSave(step));
       if (evaluating && !last && plan !== null) {
         // (before the checkpoint records the plan) the first evaluation measures what an
-        // evaluation costs, which the plan estimated: plan once more; a later one shortens a plan
-        // whose steps no longer fit, the machine having slowed down, so the run still ends annealed
+        // evaluation costs, which the plan estimated: plan once more; a later one plans again
+        // when the machine's speed has moved, so the run still ends annealed, using its budget
         const first = plan.revised === false;
-        const next = first ? budget.revise(plan, step, cfg.steps) : budget.catchUp(plan, step, cfg.steps);
+        const next = first ? budget.revise(plan, step, cfg.steps) : budget.keepUp(plan, step, cfg.steps);
         if (next !== plan) {
+          const why = first ? 're-planned after the first evaluation' : `the machine is ${next.stepMs < plan.stepMs ? 'faster' : 'slower'} now: re-planned`;
           plan = next;
           await metrics.write({ step, planned_steps: plan.steps, warmup: plan.warmup, step_ms: plan.stepMs, ...(plan.from && { from_progress: plan.from.progress }) });
           progress.plan?.(plan.steps);
-          const why = first ? 're-planned after the first evaluation' : 'the machine slowed down: re-planned';
           progress.interrupt(`--max-minutes ${cfg.maxMinutes}: ${why}: ${plan.steps} steps (${plan.stepMs.toFixed(0)} ms a step), cosine to --min-lr ${cfg.minLr} at step ${plan.steps - 1}`);
         }
       }
