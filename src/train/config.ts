@@ -181,13 +181,15 @@ export interface BudgetTier {
  * budget applies over the preset. Chosen by measurement (bench/sweep.ts, bench/RESULTS.md).
  */
 export const BUDGET_TIERS: Record<string, BudgetTier[]> = {
-  // Budgets of minutes on a 2-core CPU see well under 4M tokens: at that scale short windows,
-  // two wide blocks and Muon on the blocks' matrices lower the loss fastest (PyTorch and tsgrad
-  // sweeps, bench/RESULTS.md). An evaluation with its sample and checkpoints costs about five
+  // Budgets of minutes on a 2-core CPU see a few million tokens: at that scale two wide blocks
+  // and Muon on the blocks' matrices lower the loss fastest (PyTorch and tsgrad sweeps,
+  // bench/RESULTS.md). Windows of 64 learn faster over the first million tokens; over an hour
+  // (~7M tokens) windows of 128, with as many tokens a step, end lower at their own window
+  // (2.50 against 2.53 at 64). An evaluation with its sample and checkpoints costs about five
   // steps: every 200 steps, not 100, leaves 2–3% more of the budget to training.
   tinystories: [
     { upTo: 20, settings: { steps: 1_000_000, nLayer: 2, dModel: 192, nHeads: 6, ctx: 64, batchSize: 16, lr: 3e-3, minLr: 3e-4, optimizer: 'muon', muonLr: 0.01, evalEvery: 200, saveEvery: 200 } },
-    { upTo: Infinity, settings: { steps: 1_000_000, nLayer: 2, dModel: 256, nHeads: 8, ctx: 64, batchSize: 16, lr: 3e-3, minLr: 3e-4, optimizer: 'muon', muonLr: 0.01, evalEvery: 200, saveEvery: 200 } },
+    { upTo: Infinity, settings: { steps: 1_000_000, nLayer: 2, dModel: 192, nHeads: 6, ctx: 128, batchSize: 8, lr: 3e-3, minLr: 3e-4, optimizer: 'muon', muonLr: 0.01, evalEvery: 200, saveEvery: 200 } },
   ],
 };
 
