@@ -176,6 +176,9 @@ export interface BudgetTier {
   settings: Partial<TrainConfig>;
 }
 
+/** What every tinystories tier sets; the tiers differ in their windows (ctx × batchSize). */
+const TINYSTORIES_BUDGETED: Partial<TrainConfig> = { steps: 1_000_000, nLayer: 2, dModel: 192, nHeads: 6, lr: 3e-3, minLr: 3e-4, optimizer: 'muon', muonLr: 0.01, evalEvery: 200, saveEvery: 200 };
+
 /**
  * The presets that size themselves by --max-minutes: the first tier whose upTo is at least the
  * budget applies over the preset. Chosen by measurement (bench/sweep.ts, bench/RESULTS.md).
@@ -188,8 +191,8 @@ export const BUDGET_TIERS: Record<string, BudgetTier[]> = {
   // (2.50 against 2.53 at 64). An evaluation with its sample and checkpoints costs about five
   // steps: every 200 steps, not 100, leaves 2–3% more of the budget to training.
   tinystories: [
-    { upTo: 20, settings: { steps: 1_000_000, nLayer: 2, dModel: 192, nHeads: 6, ctx: 64, batchSize: 16, lr: 3e-3, minLr: 3e-4, optimizer: 'muon', muonLr: 0.01, evalEvery: 200, saveEvery: 200 } },
-    { upTo: Infinity, settings: { steps: 1_000_000, nLayer: 2, dModel: 192, nHeads: 6, ctx: 128, batchSize: 8, lr: 3e-3, minLr: 3e-4, optimizer: 'muon', muonLr: 0.01, evalEvery: 200, saveEvery: 200 } },
+    { upTo: 20, settings: { ...TINYSTORIES_BUDGETED, ctx: 64, batchSize: 16 } },
+    { upTo: Infinity, settings: { ...TINYSTORIES_BUDGETED, ctx: 128, batchSize: 8 } },
   ],
 };
 
